@@ -1,0 +1,141 @@
+"""Who may do what: every rule of every API, in one table.
+
+A rule is a small predicate over the caller's context and the target (the
+thing acted on, as a dict with ``project_id``/``user_id``); rules combine with
+``|`` and ``&``. Handlers call ``enforce(ctx, "compute:flavors:create",
+target)``; nothing else decides access. The defaults follow OpenStack's
+current ("secure RBAC") defaults: ``admin`` may do everything, ``member``
+may change what its project owns, ``reader`` may look at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cumulo.context import RequestContext
+from cumulo.exception import PolicyNotAuthorized
+
+Target = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[RequestContext, Target], bool]
+    text: str
+
+    def __call__(self, ctx: RequestContext, target: Target) -> bool:
+        return self.check(ctx, target)
+
+    def __or__(self, other: Rule) -> Rule:
+        return Rule(lambda c, t: self(c, t) or other(c, t), f"({self.text} or {other.text})")
+
+    def __and__(self, other: Rule) -> Rule:
+        return Rule(lambda c, t: self(c, t) and other(c, t), f"({self.text} and {other.text})")
+
+
+def role(name: str) -> Rule:
+    return Rule(lambda c, _t: name in c.roles, f"role:{name}")
+
+
+ANYONE = Rule(lambda c, _t: c.user_id is not None, "authenticated")
+ADMIN = role("admin")
+MEMBER = role("member")
+READER = role("reader")
+PROJECT_OWNER = Rule(
+    lambda c, t: c.project_id is not None and t.get("project_id") == c.project_id,
+    "project_id:%(project_id)s",
+)
+USER_OWNER = Rule(
+    lambda c, t: c.user_id is not None and t.get("user_id") == c.user_id,
+    "user_id:%(user_id)s",
+)
+
+PROJECT_READER = READER & PROJECT_OWNER
+PROJECT_MEMBER = MEMBER & PROJECT_OWNER
+ADMIN_OR_PROJECT_READER = ADMIN | PROJECT_READER
+ADMIN_OR_PROJECT_MEMBER = ADMIN | PROJECT_MEMBER
+ADMIN_OR_OWNER_USER = ADMIN | USER_OWNER
+
+RULES: dict[str, Rule] = {
+    # identity (Keystone v3)
+    "identity:get_domain": ADMIN | Rule(lambda c, t: c.domain_id == t.get("id"), "domain"),
+    "identity:list_domains": ADMIN,
+    "identity:create_domain": ADMIN,
+    "identity:update_domain": ADMIN,
+    "identity:delete_domain": ADMIN,
+    "identity:get_project": ADMIN | Rule(lambda c, t: c.project_id == t.get("id"), "project"),
+    "identity:list_projects": ADMIN,
+    "identity:list_user_projects": ADMIN_OR_OWNER_USER,
+    "identity:create_project": ADMIN,
+    "identity:update_project": ADMIN,
+    "identity:delete_project": ADMIN,
+    "identity:get_user": ADMIN | Rule(lambda c, t: c.user_id == t.get("id"), "self"),
+    "identity:list_users": ADMIN,
+    "identity:create_user": ADMIN,
+    "identity:update_user": ADMIN,
+    "identity:delete_user": ADMIN,
+    "identity:change_password": ADMIN_OR_OWNER_USER,
+    "identity:get_role": ADMIN,
+    "identity:list_roles": ADMIN,
+    "identity:create_role": ADMIN,
+    "identity:update_role": ADMIN,
+    "identity:delete_role": ADMIN,
+    "identity:list_role_assignments": ADMIN,
+    "identity:check_grant": ADMIN,
+    "identity:list_grants": ADMIN,
+    "identity:create_grant": ADMIN,
+    "identity:revoke_grant": ADMIN,
+    "identity:list_services": ADMIN,
+    "identity:get_service": ADMIN,
+    "identity:create_service": ADMIN,
+    "identity:update_service": ADMIN,
+    "identity:delete_service": ADMIN,
+    "identity:list_endpoints": ADMIN,
+    "identity:get_endpoint": ADMIN,
+    "identity:create_endpoint": ADMIN,
+    "identity:update_endpoint": ADMIN,
+    "identity:delete_endpoint": ADMIN,
+    "identity:list_regions": ANYONE,
+    "identity:get_region": ANYONE,
+    "identity:create_region": ADMIN,
+    "identity:delete_region": ADMIN,
+    # compute (Nova)
+    "compute:flavors:index": ANYONE,
+    "compute:flavors:show": ANYONE,
+    "compute:flavors:create": ADMIN,
+    "compute:flavors:update": ADMIN,
+    "compute:flavors:delete": ADMIN,
+    "compute:flavors:list_all": ADMIN,
+    "compute:flavor_extra_specs:index": ANYONE,
+    "compute:flavor_extra_specs:show": ANYONE,
+    "compute:flavor_extra_specs:create": ADMIN,
+    "compute:flavor_extra_specs:update": ADMIN,
+    "compute:flavor_extra_specs:delete": ADMIN,
+    "compute:flavor_access:index": ADMIN,
+    "compute:flavor_access:add_tenant_access": ADMIN,
+    "compute:flavor_access:remove_tenant_access": ADMIN,
+    "compute:keypairs:index": ADMIN_OR_OWNER_USER,
+    "compute:keypairs:show": ADMIN_OR_OWNER_USER,
+    "compute:keypairs:create": ADMIN_OR_OWNER_USER,
+    "compute:keypairs:delete": ADMIN_OR_OWNER_USER,
+    "compute:limits": ANYONE,
+    "compute:limits:other_project": ADMIN,
+    "compute:availability_zone:list": ANYONE,
+    "compute:availability_zone:detail": ADMIN,
+}
+
+
+def check(ctx: RequestContext, action: str, target: Target | None = None) -> bool:
+    """Whether ``ctx`` may perform ``action`` on ``target``. Unknown actions are denied."""
+    rule = RULES.get(action)
+    if rule is None:
+        return False
+    return rule(ctx, target or {})
+
+
+def enforce(ctx: RequestContext, action: str, target: Target | None = None) -> None:
+    """Raise ``PolicyNotAuthorized`` (403) unless ``ctx`` may perform ``action``."""
+    if not check(ctx, action, target):
+        raise PolicyNotAuthorized(action=action)

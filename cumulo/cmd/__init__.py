@@ -1,0 +1,1 @@
+"""Command-line entry points: ``cumulo up``, ``cumulo serve``, ``cumulo db upgrade`` …"""

@@ -1,0 +1,196 @@
+"""One TOML config file, with environment overrides, for every service.
+
+Precedence, highest first: keyword arguments (the CLI's ``--port`` …),
+environment variables ``CUMULO_<SECTION>__<OPTION>`` (for example
+``CUMULO_DATABASE__URL``), the TOML file, then the defaults below.
+``cumulo config reference`` renders every option into one document
+(``docs/config-reference.md``) straight from these models.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApiSettings(_Section):
+    bind: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
+    port: int = Field(8700, description="Port of the one HTTP server that serves every API.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL clients use to reach the APIs (written into the service catalog). "
+        "Defaults to http://<bind>:<port>, with 127.0.0.1 when bound to all addresses.",
+    )
+    max_limit: int = Field(1000, description="Largest page a list request may ask for.")
+    max_body_bytes: int = Field(
+        1_048_576, description="Largest JSON request body accepted (413 above it)."
+    )
+
+
+class DatabaseSettings(_Section):
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL: sqlite+aiosqlite:///PATH, postgresql+asyncpg://…, "
+        "mysql+aiomysql://…. Defaults to cumulo.db in the state directory.",
+    )
+    pool_size: int = Field(10, description="Connections kept open per process (not for SQLite).")
+    echo: bool = Field(False, description="Log every SQL statement.")
+
+
+class BusSettings(_Section):
+    transport: Literal["memory", "rabbit"] = Field(
+        "memory", description="memory (embedded mode, one process) or rabbit (RabbitMQ)."
+    )
+    url: str = Field("amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ URL.")
+    exchange: str = Field("cumulo", description="RabbitMQ exchange all topics are bound to.")
+    call_timeout: float = Field(60.0, description="Seconds a call waits for its reply.")
+
+
+class IdentitySettings(_Section):
+    token_expiration: int = Field(3600, description="Seconds a token is valid.")
+    token_cache_seconds: float = Field(
+        5.0,
+        description="Seconds an API process trusts a validated token before asking the "
+        "database again (a revoke in another process takes effect within this).",
+    )
+    password_hash_time_cost: int = Field(2, description="argon2id iterations.")
+    password_hash_memory_kib: int = Field(19456, description="argon2id memory, in KiB.")
+    region: str = Field("RegionOne", description="Region of the bootstrapped endpoints.")
+
+
+class ComputeSettings(_Section):
+    default_availability_zone: str = Field(
+        "nova", description="Availability zone of hosts not in any aggregate."
+    )
+    quota_instances: int = Field(10, description="Default instances per project (-1: no limit).")
+    quota_cores: int = Field(20, description="Default vCPUs per project.")
+    quota_ram: int = Field(51200, description="Default RAM (MiB) per project.")
+    quota_metadata_items: int = Field(128, description="Default metadata items per server.")
+    quota_key_pairs: int = Field(100, description="Default key pairs per user.")
+    quota_server_groups: int = Field(10, description="Default server groups per project.")
+    quota_server_group_members: int = Field(10, description="Default servers per server group.")
+
+
+class LogSettings(_Section):
+    level: str = Field("INFO", description="Root log level.")
+    file: str | None = Field(None, description="Log file; standard error when unset.")
+
+
+class Settings(BaseSettings):
+    """Every option of every service."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CUMULO_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    state_dir: Path = Field(
+        Path(".cumulo"),
+        description="Where embedded mode keeps its database, clouds.yaml, logs and images.",
+    )
+    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
+    bus: BusSettings = Field(default_factory=BusSettings)  # type: ignore[arg-type]
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)  # type: ignore[arg-type]
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)  # type: ignore[arg-type]
+    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.state_dir / 'cumulo.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        if self.api.public_url:
+            return self.api.public_url.rstrip("/")
+        host = "127.0.0.1" if self.api.bind in ("0.0.0.0", "::", "") else self.api.bind
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.api.port}"
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if any), apply ``CUMULO_*`` variables, then ``overrides``.
+
+    The environment wins over the file: the file's values become defaults that
+    pydantic-settings' environment source overrides.
+    """
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        with open(config_file, "rb") as fh:
+            file_values = tomllib.load(fh)
+    env_only = Settings()  # environment over defaults
+    env_values = env_only.model_dump(exclude_unset=True)
+    values = _deep_merge(_deep_merge(file_values, env_values), overrides)
+    return Settings(**values)
+
+
+def reference_markdown() -> str:
+    """Every option, its type, default and meaning, as one Markdown document."""
+    lines = [
+        "# cumulo configuration reference",
+        "",
+        "Generated by `cumulo config reference` from `cumulo/config.py`; do not edit.",
+        "Options go in one TOML file (`--config FILE`); each can be overridden by",
+        "the environment variable shown.",
+        "",
+    ]
+    top = [(n, f) for n, f in Settings.model_fields.items() if not _is_section(f.annotation)]
+    lines += ["## (top level)", "", "| option | env | default | meaning |", "|---|---|---|---|"]
+    for name, field in top:
+        lines.append(_row(name, f"CUMULO_{name.upper()}", field))
+    for name, field in Settings.model_fields.items():
+        if not _is_section(field.annotation):
+            continue
+        section: type[BaseModel] = field.annotation  # type: ignore[assignment]
+        lines += [
+            "",
+            f"## [{name}]",
+            "",
+            "| option | env | default | meaning |",
+            "|---|---|---|---|",
+        ]
+        for opt, opt_field in section.model_fields.items():
+            env = f"CUMULO_{name.upper()}__{opt.upper()}"
+            lines.append(_row(opt, env, opt_field))
+    return "\n".join(lines) + "\n"
+
+
+def _is_section(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, _Section)
+
+
+def _row(name: str, env: str, field: Any) -> str:
+    default = field.default
+    shown = "(derived)" if default is None else f"`{default}`"
+    return f"| `{name}` | `{env}` | {shown} | {field.description or ''} |"

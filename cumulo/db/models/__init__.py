@@ -1,0 +1,5 @@
+"""Every table of every service, registered on ``cumulo.db.base.Base.metadata``."""
+
+from cumulo.db.models import compute, identity
+
+__all__ = ["compute", "identity"]

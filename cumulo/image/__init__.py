@@ -1,0 +1,1 @@
+"""Images (Glance v2): image records, upload and download, content checks."""

@@ -1,0 +1,133 @@
+"""Running the HTTP face and the process life cycle, for both run modes.
+
+``run_embedded`` is ``cumulo up``: every service in one asyncio process, SQLite
+and the in-memory bus. ``run_service`` is ``cumulo serve``: one service against
+a shared database and RabbitMQ. Both stop cleanly on SIGINT/SIGTERM: the server
+stops accepting, in-flight requests finish, then the database is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import uvloop
+
+from cumulo.api.app import API_PREFIXES, build_app
+from cumulo.bootstrap import bootstrap
+from cumulo.config import Settings
+from cumulo.db import migrate
+from cumulo.exception import CumuloError
+from cumulo.rpc import make_bus
+from cumulo.runtime import Runtime
+
+LOG = logging.getLogger(__name__)
+
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+class StateDirBusy(CumuloError):
+    message = "Another cumulo is already running on state directory %(path)s."
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Run ``main`` on uvloop."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
+
+
+async def serve_http(
+    runtime: Runtime,
+    prefixes: Iterable[str] = API_PREFIXES,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    settings = runtime.settings
+    config = uvicorn.Config(
+        build_app(runtime, prefixes),
+        host=settings.api.bind,
+        port=settings.api.port,
+        lifespan="off",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
+    server = _Server(config, on_ready)
+    await server.serve()
+    if not server.started:
+        raise CumuloError(f"could not listen on {settings.api.bind}:{settings.api.port}")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling us once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self.on_ready = on_ready
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self.on_ready is not None:
+            self.on_ready()
+
+
+def lock_state_dir(state_dir: Path) -> int:
+    """Hold an exclusive lock on the state directory for this process's lifetime."""
+    fd = os.open(state_dir / "cumulo.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StateDirBusy(path=str(state_dir)) from None
+    return fd
+
+
+def usage_text(settings: Settings) -> str:
+    clouds = (settings.state_dir / "clouds.yaml").resolve()
+    return (
+        f"cumulo is up at {settings.public_url}\n"
+        f"clouds.yaml: {clouds}\n\n"
+        f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
+        "  openstack --os-cloud cumulo token issue        # as admin\n"
+        "  openstack --os-cloud cumulo-demo flavor list   # as the demo user\n"
+    )
+
+
+async def run_embedded(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:
+    """``cumulo up``: migrate, bootstrap, serve every API until told to stop."""
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    lock_fd = lock_state_dir(settings.state_dir)
+    try:
+        await migrate.upgrade(settings.database_url)
+        runtime = Runtime.from_settings(settings)
+        runtime.bus = make_bus(settings.bus)
+        try:
+            await bootstrap(runtime.db, settings, settings.state_dir / "clouds.yaml")
+            await serve_http(runtime, on_ready=on_ready)
+        finally:
+            await runtime.close()
+        LOG.info("cumulo stopped")
+    finally:
+        os.close(lock_fd)
+
+
+async def run_service(settings: Settings, prefixes: Iterable[str]) -> None:
+    """``cumulo serve``: one service of a distributed cloud (database already migrated)."""
+    if not await migrate.is_current(settings.database_url):
+        raise CumuloError(
+            "The database is not at the current schema revision; run `cumulo db upgrade` first."
+        )
+    runtime = Runtime.from_settings(settings)
+    runtime.bus = make_bus(settings.bus)
+    try:
+        await serve_http(
+            runtime, prefixes, on_ready=lambda: LOG.info("serving %s", ", ".join(prefixes))
+        )
+    finally:
+        await runtime.close()

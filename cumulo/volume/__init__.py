@@ -1,0 +1,1 @@
+"""Volumes (Cinder v3): volumes, attachments, boot from volume."""

@@ -1,0 +1,44 @@
+"""The Cinder v3 HTTP face. So far: version discovery at ``/volume`` and ``/volume/v3/``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+
+from cumulo.api.factory import JSON, self_url, service_app
+from cumulo.runtime import Runtime
+
+MIN_VERSION = "3.0"
+MAX_VERSION = "3.71"
+
+
+def version_doc(request: Request) -> dict[str, object]:
+    href = self_url(str(request.base_url), "v3") + "/"
+    return {
+        "id": "v3.0",
+        "status": "CURRENT",
+        "version": MAX_VERSION,
+        "min_version": MIN_VERSION,
+        "updated": "2023-08-31T00:00:00Z",
+        "links": [
+            {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
+            {"rel": "self", "href": href},
+        ],
+        "media-types": [
+            {"base": "application/json", "type": "application/vnd.openstack.volume+json;version=3"}
+        ],
+    }
+
+
+def build_app(runtime: Runtime) -> FastAPI:
+    app = service_app(runtime, title="cumulo volume (Cinder v3)", style="nova")
+
+    @app.get("/", include_in_schema=False)
+    async def versions(request: Request) -> JSON:
+        return JSON({"versions": [version_doc(request)]}, status_code=300)
+
+    @app.get("/v3/", include_in_schema=False)
+    @app.get("/v3", include_in_schema=False)
+    async def v3(request: Request) -> JSON:
+        return JSON({"versions": [version_doc(request)]})
+
+    return app

@@ -1,0 +1,56 @@
+"""Throw-away databases on the three engines cumulo supports.
+
+The machine (and CI) runs PostgreSQL on 127.0.0.1:5432 (trust auth) and MariaDB
+on 127.0.0.1:3306 (root, no password); each test gets a database of its own,
+so tests run in parallel and leave nothing behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiomysql
+import asyncpg
+import pytest
+
+POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+ENGINES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
+    pytest.param("mariadb", id="mariadb", marks=pytest.mark.mariadb),
+]
+
+
+@asynccontextmanager
+async def fresh_database(engine: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on ``engine``; yields its SQLAlchemy async URL, drops it after."""
+    name = f"cumulo_t_{uuid.uuid4().hex[:16]}"
+    if engine == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / (name + '.db')}"
+        return
+    if engine == "postgresql":
+        conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+            yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        finally:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.close()
+        return
+    if engine == "mariadb":
+        conn = await aiomysql.connect(**MARIADB, autocommit=True)
+        try:
+            async with conn.cursor() as cur:
+                await cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+            yield f"mysql+aiomysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+        finally:
+            async with conn.cursor() as cur:
+                await cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.close()
+        return
+    raise ValueError(engine)
