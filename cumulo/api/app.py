@@ -15,6 +15,7 @@ prefix, as Starlette's ``Mount`` would do, but ``/compute`` itself is served
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 
 import orjson
@@ -76,20 +77,19 @@ async def _not_found(scope: Scope, send: Send, prefixes: Iterable[str]) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+# Each prefix's app builder, imported only when that API is served.
+_BUILDERS = {
+    "identity": "cumulo.identity.api",
+    "compute": "cumulo.compute.api",
+    "image": "cumulo.image.api",
+    "networking": "cumulo.network.api",
+    "volume": "cumulo.volume.api",
+}
+
+
 def build_app(runtime: Runtime, prefixes: Iterable[str] = API_PREFIXES) -> ASGIApp:
     """The ASGI app serving the APIs in ``prefixes`` (all of them by default)."""
-    from cumulo.compute.api import build_app as compute_app
-    from cumulo.identity.api import build_app as identity_app
-    from cumulo.image.api import build_app as image_app
-    from cumulo.network.api import build_app as network_app
-    from cumulo.volume.api import build_app as volume_app
-
-    builders = {
-        "identity": identity_app,
-        "compute": compute_app,
-        "image": image_app,
-        "networking": network_app,
-        "volume": volume_app,
+    apps = {
+        prefix: importlib.import_module(_BUILDERS[prefix]).build_app(runtime) for prefix in prefixes
     }
-    apps = {prefix: builders[prefix](runtime) for prefix in prefixes}
     return RequestIdMiddleware(PrefixDispatcher(apps))

@@ -43,15 +43,24 @@ ANYONE = Rule(lambda c, _t: c.user_id is not None, "authenticated")
 ADMIN = role("admin")
 MEMBER = role("member")
 READER = role("reader")
-PROJECT_OWNER = Rule(
-    lambda c, t: c.project_id is not None and t.get("project_id") == c.project_id,
-    "project_id:%(project_id)s",
-)
-USER_OWNER = Rule(
-    lambda c, t: c.user_id is not None and t.get("user_id") == c.user_id,
-    "user_id:%(user_id)s",
-)
 
+
+def _same(attr: str, key: str, text: str) -> Rule:
+    """The caller's ``attr`` is set and equals the target's ``key``."""
+
+    def check(c: RequestContext, t: Target) -> bool:
+        mine = getattr(c, attr)
+        return mine is not None and t.get(key) == mine
+
+    return Rule(check, text)
+
+
+OWN_DOMAIN = _same("domain_id", "id", "domain_id:%(id)s")
+OWN_PROJECT = _same("project_id", "id", "project_id:%(id)s")
+SELF = _same("user_id", "id", "user_id:%(id)s")
+
+PROJECT_OWNER = _same("project_id", "project_id", "project_id:%(project_id)s")
+USER_OWNER = _same("user_id", "user_id", "user_id:%(user_id)s")
 PROJECT_READER = READER & PROJECT_OWNER
 PROJECT_MEMBER = MEMBER & PROJECT_OWNER
 ADMIN_OR_PROJECT_READER = ADMIN | PROJECT_READER
@@ -60,23 +69,25 @@ ADMIN_OR_OWNER_USER = ADMIN | USER_OWNER
 
 RULES: dict[str, Rule] = {
     # identity (Keystone v3)
-    "identity:get_domain": ADMIN | Rule(lambda c, t: c.domain_id == t.get("id"), "domain"),
+    "identity:get_domain": ADMIN | OWN_DOMAIN,
     "identity:list_domains": ADMIN,
     "identity:create_domain": ADMIN,
     "identity:update_domain": ADMIN,
     "identity:delete_domain": ADMIN,
-    "identity:get_project": ADMIN | Rule(lambda c, t: c.project_id == t.get("id"), "project"),
+    "identity:get_project": ADMIN | OWN_PROJECT,
     "identity:list_projects": ADMIN,
     "identity:list_user_projects": ADMIN_OR_OWNER_USER,
     "identity:create_project": ADMIN,
     "identity:update_project": ADMIN,
     "identity:delete_project": ADMIN,
-    "identity:get_user": ADMIN | Rule(lambda c, t: c.user_id == t.get("id"), "self"),
+    "identity:get_user": ADMIN | SELF,
     "identity:list_users": ADMIN,
     "identity:create_user": ADMIN,
     "identity:update_user": ADMIN,
     "identity:delete_user": ADMIN,
-    "identity:change_password": ADMIN_OR_OWNER_USER,
+    "identity:validate_token": ADMIN_OR_OWNER_USER,
+    "identity:check_token": ADMIN_OR_OWNER_USER,
+    "identity:revoke_token": ADMIN_OR_OWNER_USER,
     "identity:get_role": ADMIN,
     "identity:list_roles": ADMIN,
     "identity:create_role": ADMIN,

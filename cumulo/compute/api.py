@@ -1,0 +1,79 @@
+"""The compute API (Nova v2.1 with microversions): its one route table, and the app serving it.
+
+Mounted at ``/compute``. The version documents answer without a token;
+every other route authenticates with ``http.caller``. Each route also
+answers under ``/v2.1/{project_id}/…`` (see ``http.LegacyProjectPath``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+
+from cumulo.api.factory import service_app
+from cumulo.compute import availability_zones, limits, versions
+from cumulo.compute.flavors import access as flavor_access
+from cumulo.compute.flavors import api as flavors
+from cumulo.compute.flavors import extra_specs
+from cumulo.compute.http import LegacyProjectPath
+from cumulo.compute.keypairs import api as keypairs
+from cumulo.compute.microversions import COMPUTE_API
+from cumulo.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    endpoint: Callable[..., Any]
+    name: str
+
+
+_FLAVOR = "/v2.1/flavors/{flavor_id}"
+_SPEC = _FLAVOR + "/os-extra_specs"
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/", versions.root, "versions"),
+    Route("GET", "/v2.1", versions.current, "version"),
+    Route("GET", "/v2.1/", versions.current, "version_slash"),
+    Route("GET", "/v2.1/flavors", flavors.index, "flavors:index"),
+    Route("POST", "/v2.1/flavors", flavors.create, "flavors:create"),
+    Route("GET", "/v2.1/flavors/detail", flavors.detail, "flavors:detail"),
+    Route("GET", _FLAVOR, flavors.show, "flavors:show"),
+    Route("PUT", _FLAVOR, flavors.update, "flavors:update"),
+    Route("DELETE", _FLAVOR, flavors.delete, "flavors:delete"),
+    Route("POST", _FLAVOR + "/action", flavor_access.action, "flavors:action"),
+    Route("GET", _FLAVOR + "/os-flavor-access", flavor_access.index, "flavor_access:index"),
+    Route("GET", _SPEC, extra_specs.index, "extra_specs:index"),
+    Route("POST", _SPEC, extra_specs.create, "extra_specs:create"),
+    Route("GET", _SPEC + "/{key}", extra_specs.show, "extra_specs:show"),
+    Route("PUT", _SPEC + "/{key}", extra_specs.update, "extra_specs:update"),
+    Route("DELETE", _SPEC + "/{key}", extra_specs.delete, "extra_specs:delete"),
+    Route("GET", "/v2.1/os-keypairs", keypairs.index, "keypairs:index"),
+    Route("POST", "/v2.1/os-keypairs", keypairs.create, "keypairs:create"),
+    Route("GET", "/v2.1/os-keypairs/{keypair_name}", keypairs.show, "keypairs:show"),
+    Route("DELETE", "/v2.1/os-keypairs/{keypair_name}", keypairs.delete, "keypairs:delete"),
+    Route("GET", "/v2.1/limits", limits.index, "limits"),
+    Route("GET", "/v2.1/os-availability-zone", availability_zones.index, "az:index"),
+    Route("GET", "/v2.1/os-availability-zone/detail", availability_zones.detail, "az:detail"),
+)
+
+
+def build_app(runtime: Runtime) -> FastAPI:
+    """The compute API app, for the root app to mount at ``/compute``."""
+    app = service_app(
+        runtime, title="cumulo compute (Nova v2.1)", style="nova", versions=COMPUTE_API
+    )
+    for route in ROUTES:
+        app.add_api_route(
+            route.path,
+            route.endpoint,
+            methods=[route.method],
+            name=route.name,
+            include_in_schema=route.endpoint not in (versions.root, versions.current),
+        )
+    app.add_middleware(LegacyProjectPath)
+    return app

@@ -1,0 +1,200 @@
+"""Flavor rows: who sees which, listing, creation, extra specs and project access.
+
+A caller who is not an admin sees public flavors and the private ones its
+project was given access to; everything else is "not found", as in Nova.
+Lists are sorted and paged in Python: a cloud has tens of flavors, and this
+keeps NULL ordering and string comparison the same on every database engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.compute import errors
+from cumulo.context import RequestContext
+from cumulo.db.engine import conflict_on_duplicate
+from cumulo.db.models.compute import Flavor, FlavorExtraSpec, FlavorProject
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Whose eyes a flavor query looks through."""
+
+    project_id: str | None
+    is_admin: bool
+
+    @classmethod
+    def of(cls, ctx: RequestContext) -> Viewer:
+        return cls(ctx.project_id, ctx.is_admin)
+
+
+@dataclass(frozen=True)
+class FlavorFilters:
+    is_public: bool | None = True
+    disabled: bool | None = None
+    min_memory_mb: int | None = None
+    min_root_gb: int | None = None
+
+
+@dataclass(frozen=True)
+class FlavorPage:
+    sort_key: str = "flavorid"
+    descending: bool = False
+    limit: int | None = None
+    marker: str | None = None
+
+
+def _granted(project_id: str | None) -> Any:
+    projects = select(FlavorProject.flavor_id).where(FlavorProject.project_id == project_id)
+    return Flavor.id.in_(projects)
+
+
+def _visible(viewer: Viewer) -> Select[Flavor]:
+    stmt = select(Flavor)
+    if not viewer.is_admin:
+        stmt = stmt.where(or_(Flavor.is_public.is_(True), _granted(viewer.project_id)))
+    return stmt
+
+
+async def get_flavor(session: AsyncSession, viewer: Viewer, flavorid: str) -> Flavor:
+    flavor = (
+        await session.scalars(
+            _visible(viewer).where(Flavor.flavorid == flavorid).order_by(Flavor.id)
+        )
+    ).first()
+    if flavor is None:
+        raise errors.FlavorNotFound(flavor_id=flavorid)
+    return flavor
+
+
+async def list_flavors(
+    session: AsyncSession, viewer: Viewer, filters: FlavorFilters, page: FlavorPage
+) -> list[Flavor]:
+    """One page of the flavors ``viewer`` sees that pass ``filters``."""
+    stmt = _visible(viewer)
+    if filters.min_memory_mb is not None:
+        stmt = stmt.where(Flavor.memory_mb >= filters.min_memory_mb)
+    if filters.min_root_gb is not None:
+        stmt = stmt.where(Flavor.root_gb >= filters.min_root_gb)
+    if filters.disabled is not None:
+        stmt = stmt.where(Flavor.disabled.is_(filters.disabled))
+    if filters.is_public is not None:
+        public: ColumnElement[bool] = Flavor.is_public.is_(filters.is_public)
+        if filters.is_public and viewer.project_id is not None:
+            public = or_(public, _granted(viewer.project_id))
+        stmt = stmt.where(public)
+    rows = sorted((await session.scalars(stmt)).all(), key=_sort_key(page.sort_key))
+    if page.descending:
+        rows.reverse()
+    if page.marker is not None:
+        rows = await _after_marker(session, viewer, rows, page)
+    return rows if page.limit is None else rows[: page.limit]
+
+
+def _sort_key(column: str) -> Any:
+    """Sort by ``column`` then id, NULLs first (as MySQL and SQLite order them)."""
+
+    def key(flavor: Flavor) -> tuple[Any, ...]:
+        value = getattr(flavor, column)
+        return (value is not None, value if value is not None else 0, flavor.id)
+
+    return key
+
+
+async def _after_marker(
+    session: AsyncSession, viewer: Viewer, rows: Sequence[Flavor], page: FlavorPage
+) -> list[Flavor]:
+    marker = (await session.scalars(_visible(viewer).where(Flavor.flavorid == page.marker))).first()
+    if marker is None:
+        raise errors.FlavorMarkerNotFound(marker=page.marker)
+    key = _sort_key(page.sort_key)
+    bound = key(marker)
+    if page.descending:
+        return [row for row in rows if key(row) < bound]
+    return [row for row in rows if key(row) > bound]
+
+
+async def create_flavor(session: AsyncSession, values: dict[str, Any]) -> Flavor:
+    """Insert a flavor; a taken id or name is a 409 worded as Nova's."""
+    taken = (
+        await session.scalars(
+            select(Flavor).where(
+                or_(Flavor.flavorid == values["flavorid"], Flavor.name == values["name"])
+            )
+        )
+    ).all()
+    if any(other.flavorid == values["flavorid"] for other in taken):
+        raise errors.FlavorIdExists(flavor_id=values["flavorid"])
+    if taken:
+        raise errors.FlavorExists(name=values["name"])
+    flavor = Flavor(**values, extra_specs=[])
+    async with conflict_on_duplicate(f"Flavor with name {values['name']} already exists."):
+        session.add(flavor)
+        await session.flush()
+    return flavor
+
+
+async def delete_flavor(session: AsyncSession, flavorid: str) -> None:
+    flavor = (await session.scalars(select(Flavor).where(Flavor.flavorid == flavorid))).first()
+    if flavor is None:
+        raise errors.FlavorNotFound(flavor_id=flavorid)
+    await session.execute(delete(FlavorProject).where(FlavorProject.flavor_id == flavor.id))
+    await session.delete(flavor)
+
+
+def extra_specs(flavor: Flavor) -> dict[str, str]:
+    return {spec.key: spec.value for spec in flavor.extra_specs}
+
+
+async def merge_extra_specs(session: AsyncSession, flavor: Flavor, specs: dict[str, str]) -> None:
+    """Add ``specs`` to the flavor's extra specs, replacing the values of keys it has."""
+    existing = {spec.key: spec for spec in flavor.extra_specs}
+    for key, value in specs.items():
+        if key in existing:
+            existing[key].value = value
+        else:
+            flavor.extra_specs.append(FlavorExtraSpec(key=key, value=value))
+    await session.flush()
+
+
+async def delete_extra_spec(session: AsyncSession, flavor: Flavor, key: str) -> bool:
+    """Remove one extra spec; False when the flavor has no such key."""
+    for spec in flavor.extra_specs:
+        if spec.key == key:
+            flavor.extra_specs.remove(spec)
+            await session.flush()
+            return True
+    return False
+
+
+async def projects_of(session: AsyncSession, flavor: Flavor) -> list[str]:
+    rows = await session.scalars(
+        select(FlavorProject.project_id)
+        .where(FlavorProject.flavor_id == flavor.id)
+        .order_by(FlavorProject.id)
+    )
+    return list(rows)
+
+
+async def add_project(session: AsyncSession, flavor: Flavor, project_id: str) -> None:
+    if project_id in await projects_of(session, flavor):
+        raise errors.FlavorAccessExists(flavor_id=flavor.id, project_id=project_id)
+    message = errors.FlavorAccessExists(flavor_id=flavor.id, project_id=project_id).msg
+    async with conflict_on_duplicate(message):
+        session.add(FlavorProject(flavor_id=flavor.id, project_id=project_id))
+        await session.flush()
+
+
+async def remove_project(session: AsyncSession, flavor: Flavor, project_id: str) -> None:
+    result = await session.execute(
+        delete(FlavorProject).where(
+            FlavorProject.flavor_id == flavor.id, FlavorProject.project_id == project_id
+        )
+    )
+    if not getattr(result, "rowcount", 0):
+        raise errors.FlavorAccessNotFound(flavor_id=flavor.id, project_id=project_id)
