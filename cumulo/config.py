@@ -79,6 +79,14 @@ class ComputeSettings(_Section):
     quota_server_group_members: int = Field(10, description="Default servers per server group.")
 
 
+class VolumeSettings(_Section):
+    quota_volumes: int = Field(10, description="Default volumes per project (-1: no limit).")
+    quota_snapshots: int = Field(10, description="Default volume snapshots per project.")
+    quota_gigabytes: int = Field(1000, description="Default GiB of volumes per project.")
+    quota_backups: int = Field(10, description="Default volume backups per project.")
+    quota_backup_gigabytes: int = Field(1000, description="Default GiB of backups per project.")
+
+
 class LogSettings(_Section):
     level: str = Field("INFO", description="Root log level.")
     file: str | None = Field(None, description="Log file; standard error when unset.")
@@ -100,6 +108,7 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)  # type: ignore[arg-type]
     identity: IdentitySettings = Field(default_factory=IdentitySettings)  # type: ignore[arg-type]
     compute: ComputeSettings = Field(default_factory=ComputeSettings)  # type: ignore[arg-type]
+    volume: VolumeSettings = Field(default_factory=VolumeSettings)  # type: ignore[arg-type]
     log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
 
     @classmethod

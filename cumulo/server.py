@@ -9,10 +9,13 @@ stops accepting, in-flight requests finish, then the database is closed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import logging
 import os
-from collections.abc import Awaitable, Callable, Iterable
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from cumulo.runtime import Runtime
 LOG = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StateDirBusy(CumuloError):
@@ -70,6 +74,20 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
         super().__init__(config)
         self.on_ready = on_ready
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Stop on SIGINT/SIGTERM like uvicorn, but return from ``serve()`` afterwards
+        (uvicorn re-raises the signal) so the caller can close the database cleanly."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
         await super().startup(sockets)

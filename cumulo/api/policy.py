@@ -135,6 +135,8 @@ RULES: dict[str, Rule] = {
     "compute:limits:other_project": ADMIN,
     "compute:availability_zone:list": ANYONE,
     "compute:availability_zone:detail": ADMIN,
+    # volume (Cinder)
+    "volume:limits": ADMIN_OR_PROJECT_READER,
 }
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 
+from cumulo.api import policy
+from cumulo.api.auth import context
 from cumulo.api.factory import JSON, self_url, service_app
+from cumulo.api.microversion import APIVersion, VersionedAPI
+from cumulo.context import RequestContext
 from cumulo.runtime import Runtime
+from cumulo.volume.limits import absolute_limits, project_usage
 
 MIN_VERSION = "3.0"
 MAX_VERSION = "3.71"
+VERSIONS = VersionedAPI("volume", APIVersion.parse(MIN_VERSION), APIVersion.parse(MAX_VERSION))
 
 
 def version_doc(request: Request) -> dict[str, object]:
@@ -30,7 +36,7 @@ def version_doc(request: Request) -> dict[str, object]:
 
 
 def build_app(runtime: Runtime) -> FastAPI:
-    app = service_app(runtime, title="cumulo volume (Cinder v3)", style="nova")
+    app = service_app(runtime, title="cumulo volume (Cinder v3)", style="nova", versions=VERSIONS)
 
     @app.get("/", include_in_schema=False)
     async def versions(request: Request) -> JSON:
@@ -40,5 +46,12 @@ def build_app(runtime: Runtime) -> FastAPI:
     @app.get("/v3", include_in_schema=False)
     async def v3(request: Request) -> JSON:
         return JSON({"versions": [version_doc(request)]})
+
+    @app.get("/v3/{project_id}/limits")
+    async def limits(project_id: str, ctx: RequestContext = Depends(context)) -> JSON:
+        policy.enforce(ctx, "volume:limits", {"project_id": project_id})
+        used = await project_usage(project_id)
+        absolute = absolute_limits(runtime.settings.volume, used)
+        return JSON({"limits": {"rate": [], "absolute": absolute}})
 
     return app
