@@ -39,7 +39,7 @@ status:
 
 test: install
 	$(BIN)/ruff check cumulo tests bench
-	$(BIN)/python -m pytest -n auto -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --dist loadfile -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check cumulo tests bench
