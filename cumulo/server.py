@@ -14,6 +14,7 @@ import fcntl
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
@@ -111,10 +112,22 @@ def usage_text(settings: Settings) -> str:
     return (
         f"cumulo is up at {settings.public_url}\n"
         f"clouds.yaml: {clouds}\n\n"
+        f"{_path_hint()}"
         f"  export OS_CLIENT_CONFIG_FILE={clouds}\n"
         "  openstack --os-cloud cumulo token issue        # as admin\n"
         "  openstack --os-cloud cumulo-demo flavor list   # as the demo user\n"
     )
+
+
+def _path_hint() -> str:
+    """How to reach the ``openstack`` CLI installed beside cumulo, if it is not on PATH."""
+    bin_dir = Path(sys.executable).parent
+    on_path = bin_dir.resolve() in {
+        Path(p).resolve() for p in os.environ.get("PATH", "").split(":") if p
+    }
+    if not (bin_dir / "openstack").exists() or on_path:
+        return ""
+    return f"  export PATH={bin_dir}:$PATH\n"
 
 
 async def run_embedded(settings: Settings, on_ready: Callable[[], None] | None = None) -> None:

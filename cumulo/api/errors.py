@@ -13,7 +13,6 @@ names the request id and is logged with its traceback; the client never sees one
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any, Literal
 
@@ -148,5 +147,3 @@ class CatchAllMiddleware:
             response = internal_error_response(self.style)
             await response(scope, receive, send)
 
-
-Handler = Callable[[Request], Awaitable[Response]]

@@ -52,3 +52,58 @@ def test_second_cloud_on_same_state_dir_is_refused(cloud: Cloud) -> None:
     result = cloud.cumulo("up", "--port", str(free_port()), check=False)
     assert result.returncode != 0
     assert "already running" in result.stderr + result.stdout
+
+
+async def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import signal
+    import time
+
+    import yaml
+
+    cloud = Cloud(tmp_path / "state", free_port())
+    cloud.up()
+    pid = int((cloud.state_dir / "cumulo.pid").read_text())
+    auth = yaml.safe_load(cloud.clouds_yaml.read_text())["clouds"]["cumulo"]["auth"]
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": "admin",
+                        "domain": {"id": "default"},
+                        "password": auth["password"],
+                    }
+                },
+            }
+        }
+    }
+    try:
+        limits = httpx.Limits(max_connections=40)
+        async with httpx.AsyncClient(base_url=cloud.url, limits=limits, timeout=60) as client:
+            finished: list[float] = []
+
+            async def issue() -> httpx.Response:
+                response = await client.post("/identity/v3/auth/tokens", json=body)
+                finished.append(time.monotonic())
+                return response
+
+            # Each token issue runs an argon2 verify, so 40 of them queue for a while.
+            pending = [asyncio.ensure_future(issue()) for _ in range(40)]
+            await asyncio.sleep(0.3)
+            killed_at = time.monotonic()
+            os.kill(pid, signal.SIGTERM)
+            responses = await asyncio.gather(*pending)
+        assert [r.status_code for r in responses] == [201] * 40
+        assert max(finished) > killed_at  # some were still in flight when the signal came
+        for _ in range(100):
+            if not (cloud.state_dir / "cumulo.ready").exists():
+                break
+            await asyncio.sleep(0.1)
+        assert not (cloud.state_dir / "cumulo.ready").exists()  # it exited through its cleanup
+    finally:
+        cloud.down()
+    with sqlite3.connect(cloud.state_dir / "cumulo.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
