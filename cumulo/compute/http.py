@@ -9,14 +9,17 @@ naming another project than the token's, as Nova does.
 from __future__ import annotations
 
 import re
-from urllib.parse import urlencode
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cumulo import exception
+from cumulo.api import pagination
 from cumulo.api.auth import context
 from cumulo.api.microversion import APIVersion, api_version
+from cumulo.compute import query
 from cumulo.config import ComputeSettings
 from cumulo.context import RequestContext
 from cumulo.db import Database
@@ -77,6 +80,11 @@ def max_limit(request: Request) -> int:
     return runtime(request).settings.api.max_limit
 
 
+def page_limit(request: Request, params: query.Params) -> int:
+    """The page size of a list request: its last ``limit``, capped by the configured maximum."""
+    return pagination.parse_limit(query.last(params, "limit"), max_limit(request))
+
+
 def version(request: Request) -> APIVersion:
     return api_version(request)
 
@@ -106,19 +114,23 @@ def resource_links(request: Request, collection: str, ident: str) -> list[dict[s
 def collection_links(
     request: Request,
     collection: str,
-    count: int,
-    limit: int,
-    marker: str | None,
-    params: dict[str, list[str]],
+    items: Sequence[Any],
+    params: query.Params,
+    marker_of: Callable[[Any], str],
 ) -> list[dict[str, str]]:
     """A ``next`` link when a page is full, as Nova's ``_get_collection_links`` makes it.
 
     ``params`` are the query parameters the request kept; the link repeats
-    them (last value of each, sorted by name) with the new ``marker``.
+    them (last value of each, sorted by name) with the new ``marker``, on the
+    same URL form (with or without project id) the request used.
     """
-    if not limit or count != limit or marker is None:
-        return []
-    query = {name: values[-1] for name, values in sorted(params.items())}
-    query["marker"] = marker
     href = _join(str(request.base_url), API_PREFIX, *_parts(request), collection)
-    return [{"rel": "next", "href": f"{href}?{urlencode(query)}"}]
+    return pagination.next_links(
+        request,
+        items,
+        page_limit(request, params),
+        max_limit(request),
+        marker_of,
+        href=href,
+        params=[(name, values[-1]) for name, values in sorted(params.items())],
+    )

@@ -68,9 +68,3 @@ def validate_query(request: Request, schema: Mapping[str, Check], strict: bool) 
 def last(params: Params, name: str) -> str | None:
     values = params.get(name)
     return values[-1] if values else None
-
-
-def page_limit(params: Params, max_limit: int) -> int:
-    """Nova's page size: the ``limit`` asked for, never above the configured maximum."""
-    raw = last(params, "limit")
-    return max_limit if raw is None else min(int(raw), max_limit)

@@ -19,7 +19,14 @@ from cumulo import exception
 from cumulo.db.models.identity import Domain, Project, Role, RoleAssignment, User
 from cumulo.identity.errors import RoleAssignmentNotFound
 from cumulo.identity.manager import as_bool, get_domain, get_project, get_role
-from cumulo.identity.roles import DOMAIN, PROJECT, RoleRef, expand, implied_graph
+from cumulo.identity.roles import (
+    DOMAIN,
+    PROJECT,
+    RoleRef,
+    expand,
+    granted_roles,
+    implied_graph,
+)
 from cumulo.identity.service import IdentityService
 from cumulo.identity.users import get_user
 
@@ -28,6 +35,12 @@ async def _check_parts(
     session: AsyncSession, target_type: str, target_id: str, user_id: str, role_id: str
 ) -> None:
     await get_role(session, role_id)
+    await _check_target(session, target_type, target_id, user_id)
+
+
+async def _check_target(
+    session: AsyncSession, target_type: str, target_id: str, user_id: str
+) -> None:
     await get_user(session, user_id)
     if target_type == PROJECT:
         await get_project(session, target_id)
@@ -87,22 +100,8 @@ async def list_grants(
 ) -> list[Role]:
     """The roles granted directly to the user on the target."""
     async with svc.db.read() as session:
-        await get_user(session, user_id)
-        if target_type == PROJECT:
-            await get_project(session, target_id)
-        else:
-            await get_domain(session, target_id)
-        stmt = (
-            select(Role)
-            .join(RoleAssignment, RoleAssignment.role_id == Role.id)
-            .where(
-                RoleAssignment.actor_id == user_id,
-                RoleAssignment.target_type == target_type,
-                RoleAssignment.target_id == target_id,
-            )
-            .order_by(Role.name)
-        )
-        return list((await session.scalars(stmt)).all())
+        await _check_target(session, target_type, target_id, user_id)
+        return await granted_roles(session, user_id, target_type, target_id)
 
 
 @dataclass

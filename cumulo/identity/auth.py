@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy import ColumnElement, Row, Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.db.base import utcnow
@@ -62,6 +63,20 @@ def _by_domain(ref: Ref | None) -> ColumnElement[bool] | None:
     return Domain.name == ref.name if ref.name else Domain.id == ref.id
 
 
+async def _first_by_ref(
+    session: AsyncSession, stmt: Select[Any], ref: Ref, name: Any, ident: Any
+) -> Row[Any] | None:
+    """The first row of ``stmt`` that ``ref`` names: by name within its domain, else by id."""
+    if ref.name:
+        clause = _by_domain(ref.domain)
+        if clause is None:
+            return None
+        stmt = stmt.where(name == ref.name, clause)
+    else:
+        stmt = stmt.where(ident == ref.id)
+    return (await session.execute(stmt)).first()
+
+
 async def find_user(session: AsyncSession, ref: Ref) -> Principal | None:
     """An enabled user in an enabled domain, by name (within a domain) or by id."""
     stmt = (
@@ -76,14 +91,7 @@ async def find_user(session: AsyncSession, ref: Ref) -> Principal | None:
         .join(Domain, Domain.id == User.domain_id)
         .where(User.enabled.is_(True), Domain.enabled.is_(True))
     )
-    if ref.name:
-        clause = _by_domain(ref.domain)
-        if clause is None:
-            return None
-        stmt = stmt.where(User.name == ref.name, clause)
-    else:
-        stmt = stmt.where(User.id == ref.id)
-    row = (await session.execute(stmt)).first()
+    row = await _first_by_ref(session, stmt, ref, User.name, User.id)
     return Principal(*row) if row else None
 
 
@@ -93,14 +101,7 @@ async def find_project(session: AsyncSession, ref: Ref) -> ProjectScope | None:
         .join(Domain, Domain.id == Project.domain_id)
         .where(Project.enabled.is_(True), Domain.enabled.is_(True))
     )
-    if ref.name:
-        clause = _by_domain(ref.domain)
-        if clause is None:
-            return None
-        stmt = stmt.where(Project.name == ref.name, clause)
-    else:
-        stmt = stmt.where(Project.id == ref.id)
-    row = (await session.execute(stmt)).first()
+    row = await _first_by_ref(session, stmt, ref, Project.name, Project.id)
     return ProjectScope(*row) if row else None
 
 

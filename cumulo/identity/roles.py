@@ -88,11 +88,12 @@ def expand_roles(direct: list[RoleRef], graph: Graph) -> list[RoleRef]:
     return [e.role for e in expand(direct, graph)]
 
 
-async def direct_roles(
+async def granted_roles(
     session: AsyncSession, user_id: str, target_type: str, target_id: str
-) -> list[RoleRef]:
-    rows = await session.execute(
-        select(Role.id, Role.name)
+) -> list[Role]:
+    """The roles granted directly (not implied) to the user on the target, by name."""
+    rows = await session.scalars(
+        select(Role)
         .join(RoleAssignment, RoleAssignment.role_id == Role.id)
         .where(
             RoleAssignment.actor_id == user_id,
@@ -101,7 +102,14 @@ async def direct_roles(
         )
         .order_by(Role.name)
     )
-    return [RoleRef(i, n) for i, n in rows]
+    return list(rows)
+
+
+async def direct_roles(
+    session: AsyncSession, user_id: str, target_type: str, target_id: str
+) -> list[RoleRef]:
+    roles = await granted_roles(session, user_id, target_type, target_id)
+    return [RoleRef(role.id, role.name) for role in roles]
 
 
 async def system_grant(session: AsyncSession, user_id: str) -> list[RoleRef]:

@@ -105,20 +105,22 @@ async def _list(
     policy.enforce(ctx, "compute:flavors:index", {"project_id": ctx.project_id})
     strict = supports(http.version(request), Feature.STRICT_QUERY)
     params = query.validate_query(request, schemas.LIST_QUERY, strict)
-    limit = query.page_limit(params, http.max_limit(request))
     page = FlavorPage(
         sort_key=query.last(params, "sort_key") or "flavorid",
         descending=(query.last(params, "sort_dir") or "asc") == "desc",
-        limit=limit,
+        limit=http.page_limit(request, params),
         marker=query.last(params, "marker"),
     )
     async with http.db(request).read() as session:
         flavors = await flavors_db.list_flavors(
             session, Viewer.of(ctx), _filters(ctx, params), page
         )
-    marker = flavors[-1].flavorid if flavors else None
-    links = http.collection_links(request, collection, len(flavors), limit, marker, params)
+    links = http.collection_links(request, collection, flavors, params, _flavorid)
     return flavors, links
+
+
+def _flavorid(flavor: Flavor) -> str:
+    return flavor.flavorid
 
 
 def _filters(ctx: RequestContext, params: query.Params) -> FlavorFilters:

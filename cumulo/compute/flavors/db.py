@@ -8,13 +8,13 @@ keeps NULL ordering and string comparison the same on every database engine.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.api import pagination
 from cumulo.compute import errors
 from cumulo.context import RequestContext
 from cumulo.db.engine import conflict_on_duplicate
@@ -88,35 +88,14 @@ async def list_flavors(
         if filters.is_public and viewer.project_id is not None:
             public = or_(public, _granted(viewer.project_id))
         stmt = stmt.where(public)
-    rows = sorted((await session.scalars(stmt)).all(), key=_sort_key(page.sort_key))
-    if page.descending:
-        rows.reverse()
+    key = pagination.nulls_first(page.sort_key)
+    rows = pagination.sort_rows(await session.scalars(stmt), key, page.descending)
     if page.marker is not None:
-        rows = await _after_marker(session, viewer, rows, page)
+        marker = await session.scalar(_visible(viewer).where(Flavor.flavorid == page.marker))
+        if marker is None:
+            raise errors.FlavorMarkerNotFound(marker=page.marker)
+        rows = pagination.rows_after(rows, key, marker, page.descending)
     return rows if page.limit is None else rows[: page.limit]
-
-
-def _sort_key(column: str) -> Any:
-    """Sort by ``column`` then id, NULLs first (as MySQL and SQLite order them)."""
-
-    def key(flavor: Flavor) -> tuple[Any, ...]:
-        value = getattr(flavor, column)
-        return (value is not None, value if value is not None else 0, flavor.id)
-
-    return key
-
-
-async def _after_marker(
-    session: AsyncSession, viewer: Viewer, rows: Sequence[Flavor], page: FlavorPage
-) -> list[Flavor]:
-    marker = (await session.scalars(_visible(viewer).where(Flavor.flavorid == page.marker))).first()
-    if marker is None:
-        raise errors.FlavorMarkerNotFound(marker=page.marker)
-    key = _sort_key(page.sort_key)
-    bound = key(marker)
-    if page.descending:
-        return [row for row in rows if key(row) < bound]
-    return [row for row in rows if key(row) > bound]
 
 
 async def create_flavor(session: AsyncSession, values: dict[str, Any]) -> Flavor:

@@ -79,15 +79,14 @@ async def index(request: Request, ctx: RequestContext = Depends(http.caller)) ->
     user_id = schemas.first(params, "user_id") or ctx.user_id or ""
     policy.enforce(ctx, "compute:keypairs:index", {"user_id": user_id})
     paged = supports(version, Feature.KEYPAIR_PAGINATION)
-    limit = query.page_limit(params, http.max_limit(request)) if paged else None
+    limit = http.page_limit(request, params) if paged else None
     async with http.db(request).read() as session:
         keypairs = await keypairs_db.list_keypairs(
             session, user_id, limit, query.last(params, "marker") if paged else None
         )
     body: dict[str, Any] = {"keypairs": [views.listed(k, version) for k in keypairs]}
-    if limit is not None:
-        marker = keypairs[-1].name if keypairs else None
-        links = http.collection_links(request, COLLECTION, len(keypairs), limit, marker, params)
+    if paged:
+        links = http.collection_links(request, COLLECTION, keypairs, params, _name)
         if links:
             body["keypairs_links"] = links
     return JSON(body)
@@ -110,6 +109,10 @@ async def delete(
         await keypairs_db.delete_keypair(session, user_id, keypair_name)
     deleted = 204 if supports(http.version(request), Feature.KEYPAIR_TYPE) else 202
     return Response(status_code=deleted)
+
+
+def _name(keypair: KeyPair) -> str:
+    return keypair.name
 
 
 def _params(request: Request, table: schemas.QueryTable) -> query.Params:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.api import pagination
 from cumulo.compute import errors
 from cumulo.db.engine import conflict_on_duplicate
 from cumulo.db.models.compute import KeyPair
@@ -19,25 +20,26 @@ async def get_keypair(session: AsyncSession, user_id: str, name: str) -> KeyPair
     return keypair
 
 
+_BY_NAME = [pagination.SortKey(KeyPair.name)]
+
+
 async def list_keypairs(
     session: AsyncSession, user_id: str, limit: int | None = None, marker: str | None = None
 ) -> list[KeyPair]:
-    """A user's keypairs by name; ``marker`` is the name the previous page ended with."""
-    stmt = select(KeyPair).where(KeyPair.user_id == user_id).order_by(KeyPair.name)
+    """A user's keypairs by name (unique per user); ``marker`` is the previous page's last name."""
+    stmt = pagination.apply_sort(select(KeyPair).where(KeyPair.user_id == user_id), _BY_NAME)
     if marker is not None:
-        await _check_marker(session, user_id, marker)
-        stmt = stmt.where(KeyPair.name > marker)
+        stmt = pagination.after_marker(stmt, _BY_NAME, await _marker(session, user_id, marker))
     if limit is not None:
         stmt = stmt.limit(limit)
     return list(await session.scalars(stmt))
 
 
-async def _check_marker(session: AsyncSession, user_id: str, marker: str) -> None:
-    found = await session.scalar(
-        select(KeyPair.id).where(KeyPair.user_id == user_id, KeyPair.name == marker)
-    )
-    if found is None:
-        raise errors.KeypairMarkerNotFound(marker=marker)
+async def _marker(session: AsyncSession, user_id: str, name: str) -> KeyPair:
+    try:
+        return await get_keypair(session, user_id, name)
+    except errors.KeypairNotFound:
+        raise errors.KeypairMarkerNotFound(marker=name) from None
 
 
 async def create_keypair(session: AsyncSession, keypair: KeyPair) -> KeyPair:

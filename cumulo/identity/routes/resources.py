@@ -10,16 +10,8 @@ from cumulo.api.auth import context
 from cumulo.api.factory import JSON
 from cumulo.api.validation import validate
 from cumulo.context import RequestContext
-from cumulo.identity import manager, views
+from cumulo.identity import manager, schemas, views
 from cumulo.identity.routes.common import identity, member, no_content, read_body, require_changes
-from cumulo.identity.schemas import (
-    DomainCreate,
-    DomainUpdate,
-    ProjectCreate,
-    ProjectUpdate,
-    RoleCreate,
-    RoleUpdate,
-)
 from cumulo.identity.service import authorize
 
 Ctx = RequestContext
@@ -36,7 +28,7 @@ async def list_domains(request: Request, ctx: Ctx = Depends(context)) -> Respons
 
 async def create_domain(request: Request, ctx: Ctx = Depends(context)) -> Response:
     authorize(ctx, "identity:create_domain")
-    body = validate(DomainCreate, member(await read_body(request), "domain"), "domain")
+    body = validate(schemas.DomainCreate, member(await read_body(request), "domain"), "domain")
     created = await manager.create_domain(identity(request), body)
     return JSON({"domain": views.domain(request, created)}, status_code=201)
 
@@ -53,7 +45,7 @@ async def update_domain(request: Request, domain_id: str, ctx: Ctx = Depends(con
     data = member(await read_body(request), "domain")
     require_changes(data)
     manager.check_immutable(data, {"id": domain_id}, {"id": "Cannot change ID"})
-    body = validate(DomainUpdate, data, "domain")
+    body = validate(schemas.DomainUpdate, data, "domain")
     updated = await manager.update_domain(identity(request), domain_id, body)
     return JSON({"domain": views.domain(request, updated)})
 
@@ -75,7 +67,7 @@ async def list_projects(request: Request, ctx: Ctx = Depends(context)) -> Respon
 
 async def create_project(request: Request, ctx: Ctx = Depends(context)) -> Response:
     authorize(ctx, "identity:create_project")
-    body = validate(ProjectCreate, member(await read_body(request), "project"), "project")
+    body = validate(schemas.ProjectCreate, member(await read_body(request), "project"), "project")
     created = await manager.create_project(identity(request), ctx, body)
     return JSON({"project": views.project(request, created)}, status_code=201)
 
@@ -93,7 +85,7 @@ async def update_project(
     authorize(ctx, "identity:update_project", {"id": project_id})
     data = member(await read_body(request), "project")
     require_changes(data)
-    body = validate(ProjectUpdate, data, "project")
+    body = validate(schemas.ProjectUpdate, data, "project")
     updated = await manager.update_project(identity(request), project_id, data, body)
     return JSON({"project": views.project(request, updated)})
 
@@ -117,7 +109,7 @@ async def list_roles(request: Request, ctx: Ctx = Depends(context)) -> Response:
 
 async def create_role(request: Request, ctx: Ctx = Depends(context)) -> Response:
     authorize(ctx, "identity:create_role")
-    body = validate(RoleCreate, member(await read_body(request), "role"), "role")
+    body = validate(schemas.RoleCreate, member(await read_body(request), "role"), "role")
     created = await manager.create_role(identity(request), body)
     return JSON({"role": views.role(request, created)}, status_code=201)
 
@@ -133,7 +125,7 @@ async def update_role(request: Request, role_id: str, ctx: Ctx = Depends(context
     authorize(ctx, "identity:update_role", {"id": role_id})
     data = member(await read_body(request), "role")
     require_changes(data)
-    body = validate(RoleUpdate, data, "role")
+    body = validate(schemas.RoleUpdate, data, "role")
     updated = await manager.update_role(identity(request), role_id, data, body)
     return JSON({"role": views.role(request, updated)})
 

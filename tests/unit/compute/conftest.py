@@ -1,21 +1,12 @@
-"""An in-process client over the compute API alone, and helpers its tests share.
-
-The client goes through the same root layers as the whole cloud
-(request ids, prefix dispatch at ``/compute``) without needing the other APIs,
-so these tests do not depend on the identity, image or network packages.
-"""
+"""Helpers the compute tests share; the ``api`` client is the shared one over the whole cloud."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from cumulo.api.app import PrefixDispatcher
-from cumulo.api.request_id import RequestIdMiddleware
-from cumulo.compute.api import build_app
 from cumulo.db.models.identity import Domain, Project
 from cumulo.runtime import Runtime
 from tests.fakes import ADMIN_PROJECT, DEMO_PROJECT
@@ -28,14 +19,6 @@ OTHER_PROJECT = "0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e"
 def at(version: str, token: dict[str, str] = ADMIN) -> dict[str, str]:
     """Headers asking for compute microversion ``version``."""
     return {**token, "OpenStack-API-Version": f"compute {version}"}
-
-
-@pytest.fixture
-async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    app = RequestIdMiddleware(PrefixDispatcher({"compute": build_app(runtime)}))
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cumulo.test") as client:
-        yield client
 
 
 @pytest.fixture
