@@ -4,6 +4,9 @@ Each API renders errors in its own OpenStack dialect:
 
 - ``nova`` (compute, and Cinder, which copied it): ``{"itemNotFound": {"code": 404, "message": …}}``
 - ``keystone``: ``{"error": {"code": 404, "message": …, "title": "Not Found"}}``
+- ``neutron``: ``{"NeutronError": {"type": "NetworkNotFound", "message": …, "detail": ""}}``
+  (``type`` is the exception's class name, so network errors are named as Neutron names them)
+- ``glance``: ``{"code": "404 Not Found", "title": "Not Found", "message": …}`` (webob's JSON)
 
 The status comes from the exception class (``cumulo.exception``), resolved by
 MRO; the fault name from the status. Unexpected exceptions become a 500 that
@@ -29,7 +32,7 @@ from cumulo.context import current_request_id
 
 LOG = logging.getLogger(__name__)
 
-Style = Literal["nova", "keystone"]
+Style = Literal["nova", "keystone", "neutron", "glance"]
 
 NOVA_FAULT_NAMES = {
     400: "badRequest",
@@ -47,11 +50,38 @@ NOVA_FAULT_NAMES = {
 }
 
 
-def fault_body(style: Style, code: int, message: str) -> dict[str, Any]:
+# Neutron's type for errors that are not a named domain error (webob's class names).
+NEUTRON_GENERIC_TYPES = {
+    400: "HTTPBadRequest",
+    401: "HTTPUnauthorized",
+    403: "HTTPForbidden",
+    404: "HTTPNotFound",
+    405: "HTTPMethodNotAllowed",
+    406: "HTTPNotAcceptable",
+    409: "HTTPConflict",
+    413: "HTTPRequestEntityTooLarge",
+    415: "HTTPUnsupportedMediaType",
+}
+
+
+def fault_body(style: Style, code: int, message: str, kind: str | None = None) -> dict[str, Any]:
+    """The error body of ``style``; ``kind`` names the error where the dialect shows it."""
+    title = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
     if style == "keystone":
-        title = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
         return {"error": {"code": code, "message": message, "title": title}}
+    if style == "neutron":
+        kind = kind or NEUTRON_GENERIC_TYPES.get(code, "HTTPInternalServerError")
+        return {"NeutronError": {"type": kind, "message": message, "detail": ""}}
+    if style == "glance":
+        return {"code": f"{code} {title}", "title": title, "message": message}
     return {NOVA_FAULT_NAMES.get(code, "computeFault"): {"code": code, "message": message}}
+
+
+def _kind(exc: exception.CumuloError) -> str | None:
+    """The Neutron ``type`` of a named domain error; generic base classes get webob's."""
+    if type(exc).__module__ == exception.__name__ or isinstance(exc, SchemaValidationError):
+        return None
+    return type(exc).__name__
 
 
 def message_for(style: Style, exc: exception.CumuloError) -> str:
@@ -63,7 +93,7 @@ def message_for(style: Style, exc: exception.CumuloError) -> str:
 def error_response(style: Style, exc: exception.CumuloError) -> Response:
     headers = {"WWW-Authenticate": 'Keystone uri="/identity/v3"'} if exc.code == 401 else None
     return Response(
-        orjson.dumps(fault_body(style, exc.code, message_for(style, exc))),
+        orjson.dumps(fault_body(style, exc.code, message_for(style, exc), _kind(exc))),
         status_code=exc.code,
         media_type="application/json",
         headers=headers,
@@ -146,4 +176,3 @@ class CatchAllMiddleware:
                 raise
             response = internal_error_response(self.style)
             await response(scope, receive, send)
-

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 import pytest
 from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -240,3 +241,41 @@ async def test_oversized_body_is_413(client: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 413
     assert "overLimit" in r.json()
+
+
+@pytest.mark.parametrize(
+    ("style", "exc", "body"),
+    [
+        (
+            "neutron",
+            exception.NotFound("Network x could not be found."),
+            {
+                "NeutronError": {
+                    "type": "HTTPNotFound",
+                    "message": "Network x could not be found.",
+                    "detail": "",
+                }
+            },
+        ),
+        (
+            "glance",
+            exception.NotFound("No image found with ID x"),
+            {"code": "404 Not Found", "title": "Not Found", "message": "No image found with ID x"},
+        ),
+    ],
+)
+def test_neutron_and_glance_dialects(style: str, exc: exception.CumuloError, body: object) -> None:
+    from cumulo.api.errors import error_response
+
+    assert orjson.loads(error_response(style, exc).body) == body  # type: ignore[arg-type]
+
+
+def test_neutron_type_names_the_domain_error() -> None:
+    from cumulo.api.errors import error_response
+
+    class NetworkNotFound(exception.NotFound):
+        message = "Network %(net_id)s could not be found."
+
+    body = orjson.loads(error_response("neutron", NetworkNotFound(net_id="n1")).body)
+    assert body["NeutronError"]["type"] == "NetworkNotFound"
+    assert body["NeutronError"]["message"] == "Network n1 could not be found."

@@ -1,0 +1,3 @@
+"""images (Glance v2): tables."""
+
+from __future__ import annotations

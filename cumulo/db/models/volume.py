@@ -1,0 +1,3 @@
+"""volumes and attachments (Cinder v3): tables."""
+
+from __future__ import annotations
