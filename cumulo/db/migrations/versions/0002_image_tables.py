@@ -4,7 +4,7 @@ Revision ID: 0002
 Revises: 0001
 """
 
-import sqlalchemy as sa  # noqa: F401
+import sqlalchemy as sa
 from alembic import op  # noqa: F401
 from sqlalchemy.dialects import mysql
 
