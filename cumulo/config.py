@@ -103,13 +103,13 @@ class Settings(BaseSettings):
         Path(".cumulo"),
         description="Where embedded mode keeps its database, clouds.yaml, logs and images.",
     )
-    api: ApiSettings = Field(default_factory=ApiSettings)  # type: ignore[arg-type]
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)  # type: ignore[arg-type]
-    bus: BusSettings = Field(default_factory=BusSettings)  # type: ignore[arg-type]
-    identity: IdentitySettings = Field(default_factory=IdentitySettings)  # type: ignore[arg-type]
-    compute: ComputeSettings = Field(default_factory=ComputeSettings)  # type: ignore[arg-type]
-    volume: VolumeSettings = Field(default_factory=VolumeSettings)  # type: ignore[arg-type]
-    log: LogSettings = Field(default_factory=LogSettings)  # type: ignore[arg-type]
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    volume: VolumeSettings = Field(default_factory=VolumeSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @classmethod
     def settings_customise_sources(

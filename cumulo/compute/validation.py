@@ -55,7 +55,7 @@ def is_number(value: Any) -> bool:
 def number_from_str(value: Any) -> int | float | None:
     """Nova compares numeric strings with minimum/maximum as numbers."""
     if is_number(value):
-        return value  # type: ignore[no-any-return]
+        return value
     try:
         return int(value)
     except (TypeError, ValueError):

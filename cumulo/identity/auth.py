@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Row, Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,9 +63,12 @@ def _by_domain(ref: Ref | None) -> ColumnElement[bool] | None:
     return Domain.name == ref.name if ref.name else Domain.id == ref.id
 
 
+Columns = TypeVarTuple("Columns")
+
+
 async def _first_by_ref(
-    session: AsyncSession, stmt: Select[Any], ref: Ref, name: Any, ident: Any
-) -> Row[Any] | None:
+    session: AsyncSession, stmt: Select[*Columns], ref: Ref, name: Any, ident: Any
+) -> Row[*Columns] | None:
     """The first row of ``stmt`` that ``ref`` names: by name within its domain, else by id."""
     if ref.name:
         clause = _by_domain(ref.domain)
