@@ -105,23 +105,27 @@ class UnsupportedMediaType(CumuloError):
     message = "Unsupported Content-Type"
 
 
-_BY_NAME: dict[str, type[CumuloError]] = {}
-
-
-def register(cls: type[CumuloError]) -> type[CumuloError]:
-    """Make an error class re-raisable by name after crossing the bus."""
-    _BY_NAME[cls.__name__] = cls
-    return cls
+def qualified_name(cls: type[BaseException]) -> str:
+    """``module.Class``: unique across services, which may reuse OpenStack's short names."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def error_class(name: str) -> type[CumuloError] | None:
-    """The error class with this name, for re-raising a remote error locally."""
-    if name in _BY_NAME:
-        return _BY_NAME[name]
+    """The error class called ``name``, for re-raising a remote error locally.
+
+    ``name`` is a qualified name (see ``qualified_name``); a bare class name is
+    accepted when exactly one error class has it, or one in this module does.
+    """
+    matches = []
     stack: list[type[CumuloError]] = [CumuloError]
     while stack:
         cls = stack.pop()
-        if cls.__name__ == name:
+        if qualified_name(cls) == name:
             return cls
+        if cls.__name__ == name:
+            matches.append(cls)
         stack.extend(cls.__subclasses__())
-    return None
+    base = [cls for cls in matches if cls.__module__ == __name__]
+    if base:
+        return base[0]
+    return matches[0] if len(matches) == 1 else None

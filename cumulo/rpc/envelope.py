@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cumulo.context import RequestContext
-from cumulo.exception import CumuloError, error_class
+from cumulo.exception import CumuloError, error_class, qualified_name
 from cumulo.rpc.errors import IncompatibleMessage, RemoteError, UnknownMessage
 from cumulo.rpc.messages import Message, major, message_class
 
@@ -78,7 +78,7 @@ class Failure(_Wire):
     def from_exception(cls, exc: BaseException) -> Failure:
         if isinstance(exc, CumuloError):
             return cls(
-                exc_type=type(exc).__name__,
+                exc_type=qualified_name(type(exc)),
                 message=exc.format_message(),
                 code=exc.code,
                 params=_jsonable(exc.kwargs),

@@ -135,3 +135,17 @@ def test_reply_of_another_major_version() -> None:
 
     with pytest.raises(IncompatibleMessage):
         reply.unwrap("conductor")
+
+
+def test_same_short_name_in_two_services_resolves_to_the_right_class() -> None:
+    from cumulo import exception
+    from cumulo.rpc.envelope import Failure
+
+    class InvalidInput(exception.Invalid):  # a service reusing an OpenStack short name
+        message = "Invalid input for operation: %(error_message)s."
+
+    failure = Failure.from_exception(InvalidInput(error_message="bad"))
+    assert type(failure.to_exception()) is InvalidInput
+    base = Failure.from_exception(exception.InvalidInput(reason="x"))
+    assert type(base.to_exception()) is exception.InvalidInput
+    assert exception.error_class("InvalidInput") is exception.InvalidInput
