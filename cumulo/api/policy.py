@@ -137,6 +137,30 @@ RULES: dict[str, Rule] = {
     "compute:availability_zone:detail": ADMIN,
     # volume (Cinder)
     "volume:limits": ADMIN_OR_PROJECT_READER,
+    # network (Neutron)
+    "network:create": ADMIN_OR_PROJECT_MEMBER,
+    "network:update": ADMIN_OR_PROJECT_MEMBER,
+    "network:delete": ADMIN_OR_PROJECT_MEMBER,
+    "network:shared": ADMIN,
+    "network:router:external": ADMIN,
+    "network:provider": ADMIN,
+    "network:binding": ADMIN,
+    "network:quota:show": ADMIN | PROJECT_OWNER,
+    "network:quota:update": ADMIN,
+    # image (Glance v2)
+    "image:get_images": ANYONE,
+    "image:get_image": ANYONE,
+    "image:add_image": ADMIN | MEMBER,
+    "image:modify_image": ADMIN_OR_PROJECT_MEMBER,
+    "image:delete_image": ADMIN_OR_PROJECT_MEMBER,
+    "image:upload_image": ADMIN_OR_PROJECT_MEMBER,
+    "image:download_image": ANYONE,
+    "image:publicize_image": ADMIN,
+    "image:set_owner": ADMIN,
+    "image:deactivate": ADMIN,
+    "image:reactivate": ADMIN,
+    "image:add_member": ADMIN_OR_PROJECT_MEMBER,
+    "image:delete_member": ADMIN_OR_PROJECT_MEMBER,
 }
 
 

@@ -1,10 +1,11 @@
-"""The Glance v2 HTTP face. So far: version discovery at ``/image``."""
+"""The Glance v2 HTTP face: version discovery at ``/image`` and the ``/v2`` routes."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
 from cumulo.api.factory import JSON, self_url, service_app
+from cumulo.image import data, images, members
 from cumulo.runtime import Runtime
 
 # Glance lists every v2 minor it speaks; clients take the CURRENT one.
@@ -20,7 +21,10 @@ def version_list(request: Request) -> list[dict[str, object]]:
 
 
 def build_app(runtime: Runtime) -> FastAPI:
-    app = service_app(runtime, title="cumulo image (Glance v2)", style="nova")
+    app = service_app(runtime, title="cumulo image (Glance v2)", style="glance")
+    app.include_router(images.router)
+    app.include_router(data.router)
+    app.include_router(members.router)
 
     @app.get("/", include_in_schema=False)
     @app.get("/versions", include_in_schema=False)
