@@ -1,15 +1,16 @@
-"""The Neutron v2.0 HTTP face. So far: version discovery at ``/networking``."""
+"""The Neutron v2.0 HTTP face: version discovery at ``/networking`` and the v2.0 routes."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
 
 from cumulo.api.factory import JSON, self_url, service_app
+from cumulo.network import extensions, networks, ports, quotas, secgroups_api, subnets
 from cumulo.runtime import Runtime
 
 
 def build_app(runtime: Runtime) -> FastAPI:
-    app = service_app(runtime, title="cumulo networking (Neutron v2.0)", style="nova")
+    app = service_app(runtime, title="cumulo networking (Neutron v2.0)", style="neutron")
 
     @app.get("/", include_in_schema=False)
     async def versions(request: Request) -> JSON:
@@ -22,4 +23,6 @@ def build_app(runtime: Runtime) -> FastAPI:
             }
         )
 
+    for module in (networks, subnets, ports, secgroups_api, quotas, extensions):
+        app.include_router(module.router)
     return app

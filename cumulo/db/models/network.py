@@ -1,3 +1,141 @@
-"""networks, subnets, ports, security groups (Neutron v2.0): tables."""
+"""networks, subnets, ports, IP allocations (Neutron v2.0): tables.
+
+List-valued attributes Neutron keeps in side tables (DNS servers, host routes,
+allocation pools, tags, address pairs, DHCP options) are JSON columns here:
+they are only ever read and written whole. IP allocations are rows of their
+own, with the subnet and address as primary key, so no address is handed out
+twice on any engine.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cumulo.db.base import Base, TimestampMixin, uuid_column
+
+
+class Network(TimestampMixin, Base):
+    __tablename__ = "networks"
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    mtu: Mapped[int] = mapped_column(Integer, default=1450)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    network_type: Mapped[str] = mapped_column(String(32), default="vxlan")
+    physical_network: Mapped[str | None] = mapped_column(String(64), default=None)
+    segmentation_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Subnet(TimestampMixin, Base):
+    __tablename__ = "subnets"
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    ip_version: Mapped[int] = mapped_column(Integer)
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway_ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    enable_dhcp: Mapped[bool] = mapped_column(Boolean, default=True)
+    ipv6_ra_mode: Mapped[str | None] = mapped_column(String(16), default=None)
+    ipv6_address_mode: Mapped[str | None] = mapped_column(String(16), default=None)
+    allocation_pools: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    dns_nameservers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    host_routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Port(TimestampMixin, Base):
+    __tablename__ = "ports"
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    network_id: Mapped[str] = mapped_column(ForeignKey("networks.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    mac_address: Mapped[str] = mapped_column(String(32), unique=True)
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    device_id: Mapped[str] = mapped_column(String(255), default="", index=True)
+    device_owner: Mapped[str] = mapped_column(String(255), default="")
+    host_id: Mapped[str] = mapped_column(String(255), default="")
+    vif_type: Mapped[str] = mapped_column(String(64), default="unbound")
+    vnic_type: Mapped[str] = mapped_column(String(64), default="normal")
+    port_security_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    security_groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_address_pairs: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    extra_dhcp_opts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IPAllocation(Base):
+    """One address of one port; the primary key makes each address single-use."""
+
+    __tablename__ = "ip_allocations"
+
+    subnet_id: Mapped[str] = mapped_column(ForeignKey("subnets.id"), primary_key=True)
+    ip_address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    port_id: Mapped[str] = mapped_column(ForeignKey("ports.id"), index=True)
+    network_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
+class SecurityGroup(TimestampMixin, Base):
+    __tablename__ = "security_groups"
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    stateful: Mapped[bool] = mapped_column(Boolean, default=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DefaultSecurityGroup(Base):
+    """Which group is a project's ``default``; the key makes it one per project."""
+
+    __tablename__ = "default_security_groups"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    security_group_id: Mapped[str] = mapped_column(ForeignKey("security_groups.id"))
+
+
+class SecurityGroupRule(TimestampMixin, Base):
+    __tablename__ = "security_group_rules"
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    security_group_id: Mapped[str] = mapped_column(ForeignKey("security_groups.id"), index=True)
+    direction: Mapped[str] = mapped_column(String(16))
+    ethertype: Mapped[str] = mapped_column(String(8), default="IPv4")
+    protocol: Mapped[str | None] = mapped_column(String(40), default=None)
+    port_range_min: Mapped[int | None] = mapped_column(Integer, default=None)
+    port_range_max: Mapped[int | None] = mapped_column(Integer, default=None)
+    remote_ip_prefix: Mapped[str | None] = mapped_column(String(64), default=None)
+    remote_group_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NetworkQuota(Base):
+    """A project's limit for one resource where it differs from the default."""
+
+    __tablename__ = "network_quotas"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    limit: Mapped[int] = mapped_column(Integer)

@@ -1,0 +1,93 @@
+"""Rows rendered as Neutron renders its resources."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from cumulo.context import RequestContext
+from cumulo.db.models.network import IPAllocation, Network, Port, Subnet
+
+
+def when(value: datetime.datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+def _common(row: Network | Subnet | Port) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "tenant_id": row.project_id,
+        "project_id": row.project_id,
+        "description": row.description,
+        "tags": list(row.tags),
+        "created_at": when(row.created_at),
+        "updated_at": when(row.updated_at or row.created_at),
+        "revision_number": row.revision_number,
+    }
+
+
+def network(row: Network, subnet_ids: list[str], ctx: RequestContext) -> dict[str, Any]:
+    body = _common(row) | {
+        "admin_state_up": row.admin_state_up,
+        "shared": row.shared,
+        "router:external": row.external,
+        "mtu": row.mtu,
+        "status": row.status,
+        "subnets": sorted(subnet_ids),
+        "port_security_enabled": row.port_security_enabled,
+        "availability_zone_hints": [],
+        "availability_zones": ["nova"],
+        "ipv4_address_scope": None,
+        "ipv6_address_scope": None,
+        "qos_policy_id": None,
+        "l2_adjacency": True,
+        "is_default": False,
+    }
+    if ctx.is_admin:
+        body["provider:network_type"] = row.network_type
+        body["provider:physical_network"] = row.physical_network
+        body["provider:segmentation_id"] = row.segmentation_id
+    return body
+
+
+def subnet(row: Subnet) -> dict[str, Any]:
+    return _common(row) | {
+        "network_id": row.network_id,
+        "ip_version": row.ip_version,
+        "cidr": row.cidr,
+        "gateway_ip": row.gateway_ip,
+        "allocation_pools": list(row.allocation_pools),
+        "enable_dhcp": row.enable_dhcp,
+        "dns_nameservers": list(row.dns_nameservers),
+        "host_routes": list(row.host_routes),
+        "ipv6_ra_mode": row.ipv6_ra_mode,
+        "ipv6_address_mode": row.ipv6_address_mode,
+        "subnetpool_id": None,
+        "service_types": [],
+    }
+
+
+def port(row: Port, ips: list[IPAllocation], ctx: RequestContext) -> dict[str, Any]:
+    body = _common(row) | {
+        "network_id": row.network_id,
+        "mac_address": row.mac_address,
+        "admin_state_up": row.admin_state_up,
+        "status": row.status,
+        "device_id": row.device_id,
+        "device_owner": row.device_owner,
+        "fixed_ips": [{"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in ips],
+        "security_groups": list(row.security_groups),
+        "port_security_enabled": row.port_security_enabled,
+        "allowed_address_pairs": list(row.allowed_address_pairs),
+        "extra_dhcp_opts": list(row.extra_dhcp_opts),
+        "binding:vnic_type": row.vnic_type,
+        "ip_allocation": "immediate",
+        "qos_policy_id": None,
+    }
+    if ctx.is_admin:
+        body["binding:host_id"] = row.host_id
+        body["binding:vif_type"] = row.vif_type
+        body["binding:vif_details"] = {}
+        body["binding:profile"] = {}
+    return body
