@@ -79,7 +79,39 @@ class ComputeSettings(_Section):
     quota_server_group_members: int = Field(10, description="Default servers per server group.")
 
 
+class ImageSettings(_Section):
+    store_dir: Path | None = Field(
+        None, description="Where image data is kept. Defaults to images/ in the state directory."
+    )
+    image_size_cap: int = Field(
+        1 << 40, description="Largest image upload, in bytes (Glance default: 1 TiB)."
+    )
+    quota_image_size_total: int = Field(
+        1_048_576,
+        description="Default MiB of image data a project may store (-1: no limit).",
+    )
+
+
+class NetworkSettings(_Section):
+    quota_network: int = Field(100, description="Default networks per project (-1: no limit).")
+    quota_subnet: int = Field(100, description="Default subnets per project.")
+    quota_port: int = Field(500, description="Default ports per project.")
+    quota_security_group: int = Field(10, description="Default security groups per project.")
+    quota_security_group_rule: int = Field(
+        100, description="Default security group rules per project."
+    )
+    quota_router: int = Field(10, description="Default routers per project.")
+    quota_floatingip: int = Field(50, description="Default floating IPs per project.")
+    dns_domain: str = Field("openstacklocal", description="Domain of ports' dns_assignment.")
+
+
 class VolumeSettings(_Section):
+    store_dir: Path | None = Field(
+        None, description="Where volume files are kept (default: volumes/ in the state dir)."
+    )
+    default_format: Literal["qcow2", "raw"] = Field(
+        "qcow2", description="File format of new volumes (made with qemu-img)."
+    )
     quota_volumes: int = Field(10, description="Default volumes per project (-1: no limit).")
     quota_snapshots: int = Field(10, description="Default volume snapshots per project.")
     quota_gigabytes: int = Field(1000, description="Default GiB of volumes per project.")
@@ -108,6 +140,8 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
     volume: VolumeSettings = Field(default_factory=VolumeSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
@@ -127,6 +161,14 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{(self.state_dir / 'cumulo.db').resolve()}"
+
+    @property
+    def image_dir(self) -> Path:
+        return self.image.store_dir or self.state_dir / "images"
+
+    @property
+    def volume_dir(self) -> Path:
+        return self.volume.store_dir or self.state_dir / "volumes"
 
     @property
     def public_url(self) -> str:

@@ -28,6 +28,7 @@ from cumulo.bootstrap import bootstrap
 from cumulo.config import Settings
 from cumulo.db import migrate
 from cumulo.exception import CumuloError
+from cumulo.manager import MANAGERS, start_managers, stop_managers
 from cumulo.rpc import make_bus
 from cumulo.runtime import Runtime
 
@@ -140,7 +141,11 @@ async def run_embedded(settings: Settings, on_ready: Callable[[], None] | None =
         runtime.bus = make_bus(settings.bus)
         try:
             await bootstrap(runtime.db, settings, settings.state_dir / "clouds.yaml")
-            await serve_http(runtime, on_ready=on_ready)
+            managers = await start_managers(runtime, MANAGERS)
+            try:
+                await serve_http(runtime, on_ready=on_ready)
+            finally:
+                await stop_managers(managers)
         finally:
             await runtime.close()
         LOG.info("cumulo stopped")
@@ -148,8 +153,13 @@ async def run_embedded(settings: Settings, on_ready: Callable[[], None] | None =
         os.close(lock_fd)
 
 
-async def run_service(settings: Settings, prefixes: Iterable[str]) -> None:
-    """``cumulo serve``: one service of a distributed cloud (database already migrated)."""
+async def run_service(
+    settings: Settings, prefixes: Iterable[str], services: Iterable[str] = ()
+) -> None:
+    """``cumulo serve``: the APIs in ``prefixes`` and the managers of ``services`` in one process.
+
+    The database must already be migrated (``cumulo db upgrade``).
+    """
     if not await migrate.is_current(settings.database_url):
         raise CumuloError(
             "The database is not at the current schema revision; run `cumulo db upgrade` first."
@@ -157,8 +167,12 @@ async def run_service(settings: Settings, prefixes: Iterable[str]) -> None:
     runtime = Runtime.from_settings(settings)
     runtime.bus = make_bus(settings.bus)
     try:
-        await serve_http(
-            runtime, prefixes, on_ready=lambda: LOG.info("serving %s", ", ".join(prefixes))
-        )
+        managers = await start_managers(runtime, services)
+        try:
+            await serve_http(
+                runtime, prefixes, on_ready=lambda: LOG.info("serving %s", ", ".join(prefixes))
+            )
+        finally:
+            await stop_managers(managers)
     finally:
         await runtime.close()

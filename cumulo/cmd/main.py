@@ -116,14 +116,16 @@ def serve(
 ) -> None:
     """Run one service in its own process (distributed mode: PostgreSQL/MariaDB, RabbitMQ).
 
-    ``api`` serves every HTTP API on one port; a service name serves that API alone.
+    ``api`` serves every HTTP API on one port; a service name serves that API alone
+    together with the service's manager on the bus.
     """
     from cumulo.server import run, run_service
 
     settings = _settings(config, port=port)
     setup_logging(settings.log.level, settings.log.file)
     try:
-        run(lambda: run_service(settings, SERVICE_PREFIXES[service]))
+        managers = () if service is ServiceName.api else (service.value,)
+        run(lambda: run_service(settings, SERVICE_PREFIXES[service], managers))
     except CumuloError as exc:
         _fail(exc)
 

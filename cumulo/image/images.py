@@ -28,7 +28,7 @@ Ctx = Depends(context)
 
 
 def store(request: Request) -> ImageStore:
-    return ImageStore(request.app.state.runtime.settings.state_dir / "images")
+    return ImageStore(request.app.state.runtime.settings.image_dir)
 
 
 def owner_target(image: Image) -> dict[str, str | None]:
