@@ -9,8 +9,10 @@ import httpx
 import pytest
 
 from cumulo.api.app import build_app
-from cumulo.config import Settings
+from cumulo.config import BusSettings, Settings
 from cumulo.db import Database, migrate
+from cumulo.manager import MANAGERS, start_managers, stop_managers
+from cumulo.rpc import Bus, make_bus
 from cumulo.runtime import Runtime
 from tests.fakes import STATIC_TOKENS, StaticTokenValidator
 
@@ -33,6 +35,15 @@ async def runtime(tmp_path: Path, sqlite_url: str) -> AsyncIterator[Runtime]:
     )
     yield rt
     await rt.close()
+
+
+@pytest.fixture
+async def bus(runtime: Runtime) -> AsyncIterator[Bus]:
+    """The runtime's in-memory bus with every service's manager serving on it."""
+    runtime.bus = make_bus(BusSettings(transport="memory", call_timeout=10.0))
+    managers = await start_managers(runtime, MANAGERS)
+    yield runtime.bus
+    await stop_managers(managers)
 
 
 @pytest.fixture
