@@ -133,6 +133,11 @@ RULES: dict[str, Rule] = {
     "compute:keypairs:delete": ADMIN_OR_OWNER_USER,
     "compute:limits": ANYONE,
     "compute:limits:other_project": ADMIN,
+    "compute:quota_sets:show": ADMIN_OR_PROJECT_READER,
+    "compute:quota_sets:detail": ADMIN_OR_PROJECT_READER,
+    "compute:quota_sets:defaults": ANYONE,
+    "compute:quota_sets:update": ADMIN,
+    "compute:quota_sets:delete": ADMIN,
     "compute:availability_zone:list": ANYONE,
     "compute:availability_zone:detail": ADMIN,
     # volume (Cinder)

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from cumulo.api.factory import service_app
-from cumulo.compute import availability_zones, limits, versions
+from cumulo.compute import availability_zones, limits, quota_sets, versions
 from cumulo.compute.flavors import access as flavor_access
 from cumulo.compute.flavors import api as flavors
 from cumulo.compute.flavors import extra_specs
@@ -34,6 +34,7 @@ class Route:
 
 _FLAVOR = "/v2.1/flavors/{flavor_id}"
 _SPEC = _FLAVOR + "/os-extra_specs"
+_QUOTA = "/v2.1/os-quota-sets/{project_id}"
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/", versions.root, "versions"),
@@ -57,6 +58,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v2.1/os-keypairs/{keypair_name}", keypairs.show, "keypairs:show"),
     Route("DELETE", "/v2.1/os-keypairs/{keypair_name}", keypairs.delete, "keypairs:delete"),
     Route("GET", "/v2.1/limits", limits.index, "limits"),
+    Route("GET", _QUOTA, quota_sets.show, "quota_sets:show"),
+    Route("PUT", _QUOTA, quota_sets.update, "quota_sets:update"),
+    Route("DELETE", _QUOTA, quota_sets.reset, "quota_sets:delete"),
+    Route("GET", _QUOTA + "/detail", quota_sets.detail, "quota_sets:detail"),
+    Route("GET", _QUOTA + "/defaults", quota_sets.defaults, "quota_sets:defaults"),
     Route("GET", "/v2.1/os-availability-zone", availability_zones.index, "az:index"),
     Route("GET", "/v2.1/os-availability-zone/detail", availability_zones.detail, "az:detail"),
 )

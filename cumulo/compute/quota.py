@@ -36,6 +36,15 @@ _FIXED_DEFAULTS = {
 }
 
 
+RESOURCES = (
+    "instances", "cores", "ram", "metadata_items", "key_pairs", "server_groups",
+    "server_group_members", "injected_files", "injected_file_content_bytes",
+    "injected_file_path_bytes", "fixed_ips", "floating_ips", "security_groups",
+    "security_group_rules",
+)  # fmt: skip
+"""Every compute quota resource, in the order quota sets show them."""
+
+
 def default_limits(settings: ComputeSettings) -> dict[str, int]:
     return {
         "instances": settings.quota_instances,
@@ -61,6 +70,22 @@ async def project_limits(
         if resource in limits:
             limits[resource] = hard_limit
     return limits
+
+
+async def set_limits(session: AsyncSession, project_id: str, limits: Mapping[str, int]) -> None:
+    """Give ``project_id`` its own ``limits`` (inserting or replacing its rows)."""
+    if not limits:
+        return
+    rows = await session.scalars(
+        select(Quota).where(Quota.project_id == project_id, Quota.resource.in_(list(limits)))
+    )
+    existing = {row.resource: row for row in rows}
+    for resource, hard_limit in limits.items():
+        row = existing.get(resource)
+        if row is None:
+            session.add(Quota(project_id=project_id, resource=resource, hard_limit=hard_limit))
+        else:
+            row.hard_limit = hard_limit
 
 
 Counter = Callable[[AsyncSession, str | None], Awaitable[dict[str, int]]]
