@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from cumulo.api.factory import JSON, self_url, service_app
-from cumulo.image import data, images, members
+from cumulo.image import data, images, members, schemas
 from cumulo.runtime import Runtime
 
 # Glance lists every v2 minor it speaks; clients take the CURRENT one.
@@ -25,6 +25,7 @@ def build_app(runtime: Runtime) -> FastAPI:
     app.include_router(images.router)
     app.include_router(data.router)
     app.include_router(members.router)
+    app.include_router(schemas.router)
 
     @app.get("/", include_in_schema=False)
     @app.get("/versions", include_in_schema=False)

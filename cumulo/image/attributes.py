@@ -18,8 +18,11 @@ from cumulo.image.views import (
     VISIBILITIES,
 )
 
-ENUMS = {"disk_format": DISK_FORMATS, "container_format": CONTAINER_FORMATS,
-         "visibility": VISIBILITIES}
+ENUMS = {
+    "disk_format": DISK_FORMATS,
+    "container_format": CONTAINER_FORMATS,
+    "visibility": VISIBILITIES,
+}
 
 
 def schema_error(detail: str) -> exception.Invalid:

@@ -33,8 +33,37 @@ class InvalidStatusTransition(exception.Conflict):
     message = "Image status transition from %(current)s to %(new)s is not allowed"
 
 
-class ImageTooLarge(exception.PayloadTooLarge):
-    message = "Image exceeds the storage quota: %(reason)s"
+class ImageSizeLimitExceeded(exception.PayloadTooLarge):
+    """Over ``image_size_cap`` (Glance: ``ImageSizeLimitExceeded`` through ``LimitingReader``)."""
+
+    message = "The incoming image is too large: The provided image is too large."
+
+
+class StorageQuotaFull(exception.PayloadTooLarge):
+    """Over the project's ``quota_image_size_total`` (Glance: ``StorageQuotaFull``)."""
+
+    message = (
+        "Image exceeds the storage quota: The size of the data %(image_size)s will "
+        "exceed the limit. %(remaining)s bytes remaining."
+    )
+
+
+class ImageGone(exception.CumuloError):
+    """The image was deleted while its data was being uploaded."""
+
+    code = 410
+    message = (
+        "Image %(image_id)s could not be found after upload. The image may have been "
+        "deleted during the upload, cleaning up the chunks uploaded."
+    )
+
+
+class SignatureVerificationFailed(exception.Invalid):
+    message = "Signature verification failed for image %(image_id)s: %(reason)s"
+
+
+class UploadInterrupted(exception.Invalid):
+    message = "The client disconnected during the upload."
 
 
 class InvalidImageData(exception.Invalid):

@@ -70,9 +70,7 @@ def check_declared(inspection: Inspection, disk_format: str | None) -> None:
     if declared in RAW_LIKE and inspection.format in ("raw", "iso"):
         return
     if inspection.format != declared:
-        raise UnsafeImage(
-            f"data is {inspection.format} but the image's disk_format is {declared}"
-        )
+        raise UnsafeImage(f"data is {inspection.format} but the image's disk_format is {declared}")
 
 
 def _qcow2(head: bytes, size: int) -> Inspection:

@@ -15,10 +15,11 @@ from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
-from cumulo.db.models.image import Image, ImageMember
-from cumulo.image import records
+from cumulo.db.models.image import Image, ImageMember, ImageTag
+from cumulo.image import listing, records
 from cumulo.image.attributes import split_create
 from cumulo.image.errors import ImageProtected
+from cumulo.image.listing import ListQuery
 from cumulo.image.patch import PATCH_TYPES, apply
 from cumulo.image.store import ImageStore
 from cumulo.image.views import show
@@ -41,9 +42,16 @@ async def create_image(request: Request, ctx: RequestContext = Ctx) -> JSON:
     columns, properties = split_create(ctx, await read_json(request))
     columns.setdefault("owner", ctx.project_id)
     columns.setdefault("visibility", "shared")
+    tag_rows = [ImageTag(value=tag) for tag in columns.pop("tags", [])]
     now = utcnow()
-    image = Image(**columns, properties=properties, status="queued",
-                  created_at=now, updated_at=now)
+    image = Image(
+        **columns,
+        tag_rows=tag_rows,
+        properties=properties,
+        status="queued",
+        created_at=now,
+        updated_at=now,
+    )
     db = request.app.state.runtime.db
     async with db.write() as session:
         if "id" in columns and await session.get(Image, columns["id"]) is not None:
@@ -54,57 +62,33 @@ async def create_image(request: Request, ctx: RequestContext = Ctx) -> JSON:
     return JSON(body, status_code=201, headers={"Location": f"/v2/images/{image.id}"})
 
 
-def _sorting(request: Request) -> tuple[list[str], list[str]]:
-    keys = request.query_params.getlist("sort_key") or ["created_at"]
-    dirs = request.query_params.getlist("sort_dir") or ["desc"]
-    if len(dirs) == 1:
-        dirs = dirs * len(keys)
-    for key in keys:
-        if key not in records.SORT_KEYS:
-            raise exception.Invalid(f"Unsupported sort_key. Acceptable values: "
-                                    f"{', '.join(sorted(records.SORT_KEYS))}")
-    if len(dirs) != len(keys) or any(d not in ("asc", "desc") for d in dirs):
-        raise exception.Invalid("Invalid sort direction")
-    return keys, dirs
-
-
-def _limit(request: Request) -> int:
-    raw = request.query_params.get("limit")
-    if raw is None:
-        return records.MAX_LIMIT
-    if not raw.isdigit():
-        raise exception.Invalid("limit param must be an integer")
-    return min(int(raw), records.MAX_LIMIT)
-
-
-def _query(request: Request) -> dict[str, object]:
+def _list_query(request: Request) -> ListQuery:
     params = request.query_params
-    query: dict[str, object] = {k: v for k, v in params.items() if k in records.SIMPLE_FILTERS}
-    for key in ("id", "member_status", "os_hidden"):
-        if key in params:
-            query[key] = params[key]
-    query["tags"] = params.getlist("tag")
-    skip = records.SIMPLE_FILTERS | {"id", "member_status", "os_hidden", "tag", "limit", "marker",
-                                     "sort_key", "sort_dir", "sort"}
-    query["properties"] = {k: v for k, v in params.items() if k not in skip}
-    return query
+    return listing.parse(
+        params, params.getlist("tag"), params.getlist("sort_key"), params.getlist("sort_dir")
+    )
+
+
+def _list_links(request: Request, shown: list[Image], more: bool) -> dict[str, str]:
+    """``first`` (the query without its marker) and, when more follow, ``next``."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
+    links = {"first": "/v2/images" + (f"?{urlencode(params)}" if params else "")}
+    if more and shown:
+        links["next"] = "/v2/images?" + urlencode([*params, ("marker", shown[-1].id)])
+    return links
 
 
 @router.get("/v2/images")
 async def list_images(request: Request, ctx: RequestContext = Ctx) -> JSON:
     enforce(ctx, "image:get_images")
-    keys, dirs = _sorting(request)
-    limit = _limit(request)
+    query = _list_query(request)
     async with request.app.state.runtime.db.read() as session:
-        found = await records.list_images(session, ctx, _query(request), keys, dirs)
-    shown, more = records.page(found, request.query_params.get("marker"), limit)
-    first = "/v2/images" + (f"?{request.url.query}" if request.url.query else "")
-    body: dict[str, object] = {"images": [show(i) for i in shown], "first": first,
-                               "schema": "/v2/schemas/images"}
-    if more and shown:
-        params = [(k, v) for k, v in request.query_params.multi_items() if k != "marker"]
-        params.append(("marker", shown[-1].id))
-        body["next"] = "/v2/images?" + urlencode(params, safe=":,")
+        shown, more = await records.list_images(session, ctx, query)
+    body: dict[str, object] = {
+        "images": [show(i) for i in shown],
+        "schema": "/v2/schemas/images",
+        **_list_links(request, shown, more),
+    }
     return JSON(body)
 
 
@@ -119,8 +103,7 @@ async def show_image(image_id: str, request: Request, ctx: RequestContext = Ctx)
 async def update_image(image_id: str, request: Request, ctx: RequestContext = Ctx) -> JSON:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()
     if content_type not in PATCH_TYPES:
-        raise exception.UnsupportedMediaType(
-            f"Unsupported Content-Type {content_type or 'None'}")
+        raise exception.UnsupportedMediaType(f"Unsupported Content-Type {content_type or 'None'}")
     try:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
@@ -147,14 +130,14 @@ async def delete_image(image_id: str, request: Request, ctx: RequestContext = Ct
     return Response(status_code=204)
 
 
-async def _set_active(request: Request, ctx: RequestContext, image_id: str,
-                      action: str) -> Response:
+async def _set_active(
+    request: Request, ctx: RequestContext, image_id: str, action: str
+) -> Response:
     async with request.app.state.runtime.db.write() as session:
         image = await records.get_visible(session, ctx, image_id)
         enforce(ctx, f"image:{action}", owner_target(image))
         if image.status not in ("active", "deactivated"):
-            raise exception.Forbidden(
-                f"Not allowed to {action} image in status '{image.status}'")
+            raise exception.Forbidden(f"Not allowed to {action} image in status '{image.status}'")
         image.status = "deactivated" if action == "deactivate" else "active"
         image.updated_at = utcnow()
     return Response(status_code=204)
@@ -177,20 +160,21 @@ async def add_tag(image_id: str, tag: str, request: Request, ctx: RequestContext
         enforce(ctx, "image:modify_image", owner_target(image))
         if len(tag) > 255:
             raise exception.Invalid("Tag is too long (255 characters at most).")
-        if tag not in (image.tags or []):
-            image.tags = [*(image.tags or []), tag]
+        if tag not in image.tags:
+            image.tags.append(tag)
             image.updated_at = utcnow()
     return Response(status_code=204)
 
 
 @router.delete("/v2/images/{image_id}/tags/{tag}", status_code=204)
-async def delete_tag(image_id: str, tag: str, request: Request,
-                     ctx: RequestContext = Ctx) -> Response:
+async def delete_tag(
+    image_id: str, tag: str, request: Request, ctx: RequestContext = Ctx
+) -> Response:
     async with request.app.state.runtime.db.write() as session:
         image = await records.get_visible(session, ctx, image_id)
         enforce(ctx, "image:modify_image", owner_target(image))
-        if tag not in (image.tags or []):
+        if tag not in image.tags:
             raise exception.NotFound(f"Tag {tag} not found")
-        image.tags = [t for t in image.tags if t != tag]
+        image.tags.remove(tag)
         image.updated_at = utcnow()
     return Response(status_code=204)

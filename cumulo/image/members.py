@@ -43,11 +43,13 @@ def _body_field(body: Any, key: str) -> str:
     return body[key]
 
 
-async def _member(session: AsyncSession, ctx: RequestContext, image: Image,
-                  member_id: str) -> ImageMember:
+async def _member(
+    session: AsyncSession, ctx: RequestContext, image: Image, member_id: str
+) -> ImageMember:
     """The membership, visible to the image's owner, admins and the member itself."""
-    member = await session.scalar(select(ImageMember).where(
-        ImageMember.image_id == image.id, ImageMember.member == member_id))
+    member = await session.scalar(
+        select(ImageMember).where(ImageMember.image_id == image.id, ImageMember.member == member_id)
+    )
     mine = ctx.is_admin or image.owner == ctx.project_id or member_id == ctx.project_id
     if member is None or not mine:
         raise MemberNotFound(member_id=member_id, image_id=image.id)
@@ -62,15 +64,21 @@ async def add_member(image_id: str, request: Request, ctx: RequestContext = Ctx)
         enforce(ctx, "image:add_member", owner_target(image))
         if image.visibility != "shared":
             raise exception.Forbidden(
-                f"Image {image_id} is not shared: only shared images have members.")
-        exists = await session.scalar(select(ImageMember).where(
-            ImageMember.image_id == image_id, ImageMember.member == member_id))
+                f"Image {image_id} is not shared: only shared images have members."
+            )
+        exists = await session.scalar(
+            select(ImageMember).where(
+                ImageMember.image_id == image_id, ImageMember.member == member_id
+            )
+        )
         if exists is not None:
             raise exception.Conflict(
-                f"The given member {member_id} is already associated with image {image_id}.")
+                f"The given member {member_id} is already associated with image {image_id}."
+            )
         now = utcnow()
-        member = ImageMember(image_id=image_id, member=member_id, status="pending",
-                             created_at=now, updated_at=now)
+        member = ImageMember(
+            image_id=image_id, member=member_id, status="pending", created_at=now, updated_at=now
+        )
         session.add(member)
         await session.flush()
         return show_member(member)
@@ -95,12 +103,15 @@ async def show(image_id: str, member_id: str, request: Request, ctx: RequestCont
 
 
 @router.put("/v2/images/{image_id}/members/{member_id}")
-async def update_member(image_id: str, member_id: str, request: Request,
-                        ctx: RequestContext = Ctx) -> dict:
+async def update_member(
+    image_id: str, member_id: str, request: Request, ctx: RequestContext = Ctx
+) -> dict:
     status = _body_field(await read_json(request), "status")
     if status not in MEMBER_STATUSES:
-        raise exception.Invalid(f"Provided object does not match schema 'member': "
-                                f"{status!r} is not one of {list(MEMBER_STATUSES)}")
+        raise exception.Invalid(
+            f"Provided object does not match schema 'member': "
+            f"{status!r} is not one of {list(MEMBER_STATUSES)}"
+        )
     async with request.app.state.runtime.db.write() as session:
         image = await records.get_visible(session, ctx, image_id)
         member = await _member(session, ctx, image, member_id)
@@ -112,8 +123,9 @@ async def update_member(image_id: str, member_id: str, request: Request,
 
 
 @router.delete("/v2/images/{image_id}/members/{member_id}", status_code=204)
-async def delete_member(image_id: str, member_id: str, request: Request,
-                        ctx: RequestContext = Ctx) -> Response:
+async def delete_member(
+    image_id: str, member_id: str, request: Request, ctx: RequestContext = Ctx
+) -> Response:
     async with request.app.state.runtime.db.write() as session:
         image = await records.get_visible(session, ctx, image_id)
         member = await _member(session, ctx, image, member_id)

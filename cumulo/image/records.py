@@ -1,121 +1,170 @@
-"""Finding images a caller may see, and listing them with Glance's filters."""
+"""Finding images a caller may see, and listing them in SQL with Glance's filters.
+
+Who sees what (Glance's rules): an admin sees every image; a project sees
+its own, public and community ones, and shared ones it is a member of. The
+default list leaves out community images (unless ``visibility=community``)
+and shared images whose membership is not ``accepted`` (``member_status``
+chooses another), and hidden ones (``os_hidden=true`` asks for them).
+Pages are keyset pages on the sort values, NULLs sorting as the lowest value.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import exception
 from cumulo.context import RequestContext
-from cumulo.db.models.image import Image, ImageMember
+from cumulo.db.models.image import Image, ImageMember, ImageTag
 from cumulo.image.errors import ImageNotFound
+from cumulo.image.listing import ListQuery, TimeFilter
 
-SORT_KEYS = {"name", "status", "container_format", "disk_format", "size", "id",
-             "created_at", "updated_at", "visibility", "owner", "min_disk", "min_ram"}
-SIMPLE_FILTERS = {"name", "status", "visibility", "owner", "disk_format", "container_format",
-                  "checksum", "os_hash_value", "protected"}
-MAX_LIMIT = 1000
+_INTEGERS = {"size", "min_disk", "min_ram"}
 
 
-async def member_statuses(session: AsyncSession, project_id: str | None) -> dict[str, str]:
-    """image id → this project's member status, for images shared with it."""
-    if project_id is None:
-        return {}
-    rows = await session.execute(
-        select(ImageMember.image_id, ImageMember.status).where(ImageMember.member == project_id)
+def _membership(ctx: RequestContext, status: str | None = None) -> ColumnElement[bool]:
+    clause = exists().where(ImageMember.image_id == Image.id, ImageMember.member == ctx.project_id)
+    if status is not None:
+        clause = exists().where(
+            ImageMember.image_id == Image.id,
+            ImageMember.member == ctx.project_id,
+            ImageMember.status == status,
+        )
+    return clause
+
+
+def visible(ctx: RequestContext) -> ColumnElement[bool]:
+    """The images ``ctx`` may see at all."""
+    if ctx.is_admin:
+        return true()
+    if ctx.project_id is None:
+        return Image.visibility.in_(("public", "community"))
+    return or_(
+        Image.owner == ctx.project_id,
+        Image.visibility.in_(("public", "community")),
+        and_(Image.visibility == "shared", _membership(ctx)),
     )
-    return {image_id: status for image_id, status in rows.all()}
 
 
-def can_see(ctx: RequestContext, image: Image, members: Mapping[str, str]) -> bool:
-    if ctx.is_admin or image.owner == ctx.project_id:
-        return True
-    if image.visibility in ("public", "community"):
-        return True
-    return image.visibility == "shared" and image.id in members
+def _listed(ctx: RequestContext, query: ListQuery) -> ColumnElement[bool]:
+    """Of the visible images, those the list shows without being asked for them."""
+    if ctx.is_admin or query.visibility == "all":
+        return true()
+    wanted = None if query.member_status == "all" else query.member_status
+    return or_(
+        Image.owner == ctx.project_id,
+        Image.visibility == "public",
+        and_(Image.visibility == "community", literal(query.visibility == "community")),
+        and_(Image.visibility == "shared", _membership(ctx, wanted)),
+    )
 
 
 async def get_visible(session: AsyncSession, ctx: RequestContext, image_id: str) -> Image:
     """The image, or ``ImageNotFound`` when it is missing or not the caller's to see."""
-    image = await session.get(Image, image_id)
+    image = await session.scalar(select(Image).where(Image.id == image_id, visible(ctx)))
     if image is None:
-        raise ImageNotFound(image_id=image_id)
-    if not can_see(ctx, image, await member_statuses(session, ctx.project_id)):
         raise ImageNotFound(image_id=image_id)
     return image
 
 
-def _listed(ctx: RequestContext, image: Image, members: Mapping[str, str],
-            query: Mapping[str, Any]) -> bool:
-    """Whether the default or filtered list shows ``image`` to ``ctx`` (Glance's rules)."""
-    if not can_see(ctx, image, members):
-        return False
-    visibility = query.get("visibility")
-    if visibility == "all" or ctx.is_admin or image.owner == ctx.project_id:
-        return True
-    if image.visibility == "community":
-        return visibility == "community"
-    if image.visibility == "shared":
-        wanted = query.get("member_status", "accepted")
-        return wanted == "all" or members.get(image.id) == wanted
-    return True
+def _sort_column(key: str) -> ColumnElement[Any]:
+    column = getattr(Image, key)
+    if key == "updated_at":
+        return func.coalesce(Image.updated_at, Image.created_at)
+    if key in _INTEGERS:
+        return func.coalesce(column, -1)
+    if key in ("id", "created_at", "status", "visibility"):
+        return column
+    return func.coalesce(column, "")
 
 
-def _matches(image: Image, query: Mapping[str, Any]) -> bool:
-    for key in SIMPLE_FILTERS & query.keys():
-        if key == "visibility" and query[key] == "all":
-            continue
-        value = getattr(image, key)
-        if key == "protected":
-            value = "true" if value else "false"
-        if str(value) != query[key]:
-            return False
-    if image.os_hidden != (query.get("os_hidden") == "true"):
-        return False
-    ids = query.get("id")
-    if ids is not None:
-        wanted = ids[3:].split(",") if ids.startswith("in:") else [ids]
-        if image.id not in wanted:
-            return False
-    if not set(query.get("tags", ())) <= set(image.tags or ()):
-        return False
-    props = image.properties or {}
-    return all(props.get(k) == v for k, v in query.get("properties", {}).items())
+def _time_clause(time: TimeFilter) -> ColumnElement[bool]:
+    column = _sort_column(time.column)
+    return {
+        "eq": column == time.value,
+        "neq": column != time.value,
+        "gt": column > time.value,
+        "gte": column >= time.value,
+        "lt": column < time.value,
+        "lte": column <= time.value,
+    }[time.operator]
 
 
-def _sort_key(key: str) -> Callable[[Image], tuple[bool, Any]]:
-    def get(image: Image) -> tuple[bool, Any]:
-        value = getattr(image, key)
-        return (value is not None, value if value is not None else "")
-
-    return get
-
-
-def order(images: list[Image], keys: list[str], dirs: list[str]) -> list[Image]:
-    """``images`` sorted by ``keys`` (the last key varies fastest), ties by id."""
-    result = sorted(images, key=lambda i: i.id, reverse=dirs[-1] == "desc")
-    for key, direction in reversed(list(zip(keys, dirs, strict=True))):
-        result.sort(key=_sort_key(key), reverse=direction == "desc")
-    return result
-
-
-async def list_images(session: AsyncSession, ctx: RequestContext, query: Mapping[str, Any],
-                      keys: list[str], dirs: list[str]) -> list[Image]:
-    """Every image the list shows ``ctx`` under ``query``, in order."""
-    members = await member_statuses(session, ctx.project_id)
-    rows = (await session.scalars(select(Image))).all()
-    images = [i for i in rows if _listed(ctx, i, members, query) and _matches(i, query)]
-    return order(images, keys, dirs)
+def _filters(query: ListQuery) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [
+        getattr(Image, key).in_(values) for key, values in query.columns.items()
+    ]
+    if query.visibility not in (None, "all"):
+        clauses.append(Image.visibility == query.visibility)
+    if "protected" in query.booleans:
+        clauses.append(Image.protected == query.booleans["protected"])
+    clauses.append(Image.os_hidden == query.booleans.get("os_hidden", False))
+    clauses += [
+        exists().where(ImageTag.image_id == Image.id, ImageTag.value == tag) for tag in query.tags
+    ]
+    clauses += [
+        Image.properties[key].as_string() == value for key, value in query.properties.items()
+    ]
+    if query.size_min is not None:
+        clauses.append(Image.size >= query.size_min)
+    if query.size_max is not None:
+        clauses.append(Image.size <= query.size_max)
+    clauses += [_time_clause(t) for t in query.times]
+    return clauses
 
 
-def page(images: list[Image], marker: str | None, limit: int) -> tuple[list[Image], bool]:
-    """The page after ``marker`` and whether more follow."""
-    if marker is not None:
-        ids = [i.id for i in images]
-        if marker not in ids:
-            raise exception.Invalid(f"Invalid marker. Image {marker} could not be found.")
-        images = images[ids.index(marker) + 1 :]
-    return images[:limit], len(images) > limit
+def _order(query: ListQuery) -> list[tuple[ColumnElement[Any], bool]]:
+    """The sort expressions with their direction, ending on the unique id."""
+    order = [(_sort_column(key), descending) for key, descending in query.sort]
+    if "id" not in [key for key, _ in query.sort]:
+        order.append((_sort_column("id"), query.sort[-1][1]))
+    return order
+
+
+def _after(
+    order: Sequence[tuple[ColumnElement[Any], bool]], bound: Sequence[Any]
+) -> ColumnElement[bool]:
+    """Rows strictly after the row whose sort values are ``bound``."""
+    clauses = []
+    for i, (column, descending) in enumerate(order):
+        equal = [c == v for (c, _), v in zip(order[:i], bound[:i], strict=True)]
+        beyond = column < bound[i] if descending else column > bound[i]
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses) if clauses else false()
+
+
+async def _marker_bound(
+    session: AsyncSession,
+    ctx: RequestContext,
+    marker: str,
+    order: Sequence[tuple[ColumnElement[Any], bool]],
+) -> Sequence[Any]:
+    """The marker's sort values; a marker the caller cannot see is as one that does not exist."""
+    row = (
+        await session.execute(
+            select(*[column for column, _ in order]).where(Image.id == marker, visible(ctx))
+        )
+    ).first()
+    if row is None:
+        raise exception.Invalid(f"No image found with ID {marker}")
+    return tuple(row)
+
+
+def _statement(ctx: RequestContext, query: ListQuery) -> Select[Image]:
+    return select(Image).where(visible(ctx), _listed(ctx, query), *_filters(query))
+
+
+async def list_images(
+    session: AsyncSession, ctx: RequestContext, query: ListQuery
+) -> tuple[list[Image], bool]:
+    """One page of the images the list shows ``ctx``, and whether more follow."""
+    order = _order(query)
+    stmt = _statement(ctx, query)
+    if query.marker is not None:
+        stmt = stmt.where(_after(order, await _marker_bound(session, ctx, query.marker, order)))
+    stmt = stmt.order_by(*[c.desc() if d else c.asc() for c, d in order]).limit(query.limit + 1)
+    images = list((await session.scalars(stmt)).all())
+    return images[: query.limit], len(images) > query.limit

@@ -7,20 +7,42 @@ import struct
 CLUSTER = 1 << 16
 
 
-def qcow2(*, version: int = 3, backing: bytes = b"", data_file: bool = False,
-          size: int = 1 << 30, l1_offset: int = 3 * CLUSTER, length: int = 4 * CLUSTER) -> bytes:
+def qcow2(
+    *,
+    version: int = 3,
+    backing: bytes = b"",
+    data_file: bool = False,
+    size: int = 1 << 30,
+    l1_offset: int = 3 * CLUSTER,
+    length: int = 4 * CLUSTER,
+) -> bytes:
     """A qcow2 header (optionally naming a backing file or an external data file)."""
     backing_offset = 512 if backing else 0
-    header = struct.pack(">4sIQIIQIIQQIIQ", b"QFI\xfb", version, backing_offset, len(backing),
-                         16, size, 0, 1, l1_offset, CLUSTER, 1, 0, 0)
+    header = struct.pack(
+        ">4sIQIIQIIQQIIQ",
+        b"QFI\xfb",
+        version,
+        backing_offset,
+        len(backing),
+        16,
+        size,
+        0,
+        1,
+        l1_offset,
+        CLUSTER,
+        1,
+        0,
+        0,
+    )
     if version == 3:
         header += struct.pack(">QQQII", 4 if data_file else 0, 0, 0, 4, 104)
     data = header.ljust(512, b"\0") + backing
     return data.ljust(length, b"\0")
 
 
-def vmdk_sparse(create_type: str = "monolithicSparse", extents: int = 1,
-                capacity_sectors: int = 2048) -> bytes:
+def vmdk_sparse(
+    create_type: str = "monolithicSparse", extents: int = 1, capacity_sectors: int = 2048
+) -> bytes:
     lines = ["# Disk DescriptorFile", "version=1", f'createType="{create_type}"']
     lines += [f'RW {capacity_sectors} SPARSE "part{n}.vmdk"' for n in range(extents)]
     descriptor = ("\n".join(lines) + "\n").encode()
@@ -29,8 +51,10 @@ def vmdk_sparse(create_type: str = "monolithicSparse", extents: int = 1,
 
 
 def vmdk_descriptor() -> bytes:
-    return b'# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n' \
-           b'RW 2048 FLAT "/etc/passwd" 0\n'
+    return (
+        b'# Disk DescriptorFile\nversion=1\ncreateType="monolithicFlat"\n'
+        b'RW 2048 FLAT "/etc/passwd" 0\n'
+    )
 
 
 def vhd(size: int = 1 << 20) -> bytes:

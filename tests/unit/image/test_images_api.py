@@ -18,11 +18,19 @@ async def create(api: httpx.AsyncClient, headers: dict[str, str] = DEMO, **body:
 
 
 async def test_create_returns_glance_image_shape(api: httpx.AsyncClient) -> None:
-    resp = await api.post("/image/v2/images", headers=DEMO, json={
-        "name": "cirros", "disk_format": "qcow2", "container_format": "bare",
-        "min_disk": 1, "tags": ["a", "a", "b"], "hw_disk_bus": "virtio",
-        "owner_specified.openstack.object": "images/cirros",
-    })
+    resp = await api.post(
+        "/image/v2/images",
+        headers=DEMO,
+        json={
+            "name": "cirros",
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "min_disk": 1,
+            "tags": ["a", "a", "b"],
+            "hw_disk_bus": "virtio",
+            "owner_specified.openstack.object": "images/cirros",
+        },
+    )
     assert resp.status_code == 201
     image = resp.json()
     assert resp.headers["location"] == f"/v2/images/{image['id']}"
@@ -52,10 +60,16 @@ async def test_create_with_id_and_duplicate(api: httpx.AsyncClient) -> None:
 
 async def test_create_refuses_bad_input(api: httpx.AsyncClient) -> None:
     cases = [
-        ({"disk_format": "exe"}, 400), ({"visibility": "everyone"}, 400),
-        ({"min_ram": -1}, 400), ({"protected": "yes"}, 400), ({"hw_x": 3}, 400),
-        ({"status": "active"}, 403), ({"size": 5}, 403), ({"deleted": True}, 403),
-        ({"visibility": "public"}, 403), ({"owner": ADMIN_PROJECT}, 403),
+        ({"disk_format": "exe"}, 400),
+        ({"visibility": "everyone"}, 400),
+        ({"min_ram": -1}, 400),
+        ({"protected": "yes"}, 400),
+        ({"hw_x": 3}, 400),
+        ({"status": "active"}, 403),
+        ({"size": 5}, 403),
+        ({"deleted": True}, 403),
+        ({"visibility": "public"}, 403),
+        ({"owner": ADMIN_PROJECT}, 403),
     ]
     for body, code in cases:
         resp = await api.post("/image/v2/images", json=body, headers=DEMO)
@@ -81,8 +95,11 @@ async def test_private_images_of_others_are_not_found(api: httpx.AsyncClient) ->
     url = f"/image/v2/images/{image['id']}"
     resp = await api.get(url, headers=DEMO)
     assert resp.status_code == 404
-    assert resp.json() == {"code": "404 Not Found", "title": "Not Found",
-                           "message": f"No image found with ID {image['id']}"}
+    assert resp.json() == {
+        "code": "404 Not Found",
+        "title": "Not Found",
+        "message": f"No image found with ID {image['id']}",
+    }
     assert (await api.delete(url, headers=DEMO)).status_code == 404
     assert (await api.patch(url, json=[], headers={**DEMO, **PATCH})).status_code == 404
     assert (await api.put(url + "/file", content=b"x", headers=DEMO)).status_code == 404
@@ -145,8 +162,12 @@ async def test_pagination_and_sorting(api: httpx.AsyncClient) -> None:
 
 
 async def test_list_refuses_bad_parameters(api: httpx.AsyncClient) -> None:
-    for query in ("?sort_key=bogus", "?sort_dir=up", "?limit=x",
-                  "?marker=00000000-0000-0000-0000-000000000000"):
+    for query in (
+        "?sort_key=bogus",
+        "?sort_dir=up",
+        "?limit=x",
+        "?marker=00000000-0000-0000-0000-000000000000",
+    ):
         resp = await api.get(f"/image/v2/images{query}", headers=DEMO)
         assert resp.status_code == 400, query
 
@@ -180,8 +201,12 @@ async def test_patch_updates_and_refuses(api: httpx.AsyncClient) -> None:
     assert await patch({"op": "add", "path": "/a/b", "value": "x"}) == 400
     assert await patch({"op": "add", "path": "/name"}) == 400
     assert await patch({"op": "add", "path": "/min_ram", "value": "lots"}) == 400
-    assert await patch({"op": "replace", "path": "/name", "value": "x"},
-                       {"Content-Type": "application/json"}) == 415
+    assert (
+        await patch(
+            {"op": "replace", "path": "/name", "value": "x"}, {"Content-Type": "application/json"}
+        )
+        == 415
+    )
     bad_body = await api.patch(url, content=b"{", headers={**DEMO, **PATCH})
     assert bad_body.status_code == 400
     not_list = await api.patch(url, json={}, headers={**DEMO, **PATCH})

@@ -11,8 +11,9 @@ DEMO = {"X-Auth-Token": "demo-token"}
 
 
 async def demo_image(api: httpx.AsyncClient, visibility: str = "shared") -> str:
-    resp = await api.post("/image/v2/images", headers=DEMO,
-                          json={"name": "shared-img", "visibility": visibility})
+    resp = await api.post(
+        "/image/v2/images", headers=DEMO, json={"name": "shared-img", "visibility": visibility}
+    )
     return resp.json()["id"]
 
 
@@ -59,8 +60,9 @@ async def test_member_lists_shared_image_by_status(api: httpx.AsyncClient) -> No
     assert await demo_sees("?member_status=all")
     await api.put(f"{url}/{DEMO_PROJECT}", json={"status": "accepted"}, headers=DEMO)
     assert await demo_sees()
-    assert [m["member_id"] for m in (await api.get(url, headers=DEMO)).json()["members"]] \
-        == [DEMO_PROJECT]
+    assert [m["member_id"] for m in (await api.get(url, headers=DEMO)).json()["members"]] == [
+        DEMO_PROJECT
+    ]
     await api.put(f"{url}/{DEMO_PROJECT}", json={"status": "rejected"}, headers=DEMO)
     assert not await demo_sees()
     assert (await api.delete(f"{url}/{DEMO_PROJECT}", headers=DEMO)).status_code == 403
@@ -76,8 +78,7 @@ async def test_members_refused(api: httpx.AsyncClient) -> None:
     hidden = await api.post("/image/v2/images", headers=ADMIN, json={"visibility": "private"})
     other = f"/image/v2/images/{hidden.json()['id']}/members"
     assert (await api.get(other, headers=DEMO)).status_code == 404
-    assert (await api.post(other, json={"member": DEMO_PROJECT},
-                           headers=DEMO)).status_code == 404
+    assert (await api.post(other, json={"member": DEMO_PROJECT}, headers=DEMO)).status_code == 404
 
 
 async def test_deleting_image_removes_members(api: httpx.AsyncClient) -> None:

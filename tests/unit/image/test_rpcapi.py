@@ -17,8 +17,13 @@ DEMO_HEADERS = {"X-Auth-Token": "demo-token"}
 
 
 async def _uploaded_image(api: httpx.AsyncClient, visibility: str = "private") -> str:
-    body = {"name": "disk", "disk_format": "raw", "container_format": "bare",
-            "visibility": visibility, "hw_disk_bus": "virtio"}
+    body = {
+        "name": "disk",
+        "disk_format": "raw",
+        "container_format": "bare",
+        "visibility": visibility,
+        "hw_disk_bus": "virtio",
+    }
     resp = await api.post("/image/v2/images", json=body, headers=DEMO_HEADERS)
     assert resp.status_code == 201, resp.text
     image_id = resp.json()["id"]

@@ -1,4 +1,4 @@
-"""image tables: images (Glance v2)
+"""image tables: images, image_tags, image_members (Glance v2)
 
 Revision ID: 0002
 Revises: 0001
@@ -36,13 +36,28 @@ def upgrade() -> None:
         sa.Column("protected", sa.Boolean(), nullable=False),
         sa.Column("os_hidden", sa.Boolean(), nullable=False),
         sa.Column("owner", sa.String(255), nullable=True),
-        sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("properties", sa.JSON(), nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_images")),
     )
     op.create_index("ix_images_owner", "images", ["owner"])
+    op.create_index("ix_images_status", "images", ["status"])
+    op.create_table(
+        "image_tags",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("image_id", sa.String(36), nullable=False),
+        sa.Column("value", sa.String(255), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["image_id"],
+            ["images.id"],
+            name=op.f("fk_image_tags_image_id_images"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_image_tags")),
+        sa.UniqueConstraint("image_id", "value", name=op.f("uq_image_tags_image_id_value")),
+    )
+    op.create_index("ix_image_tags_value", "image_tags", ["value"])
     op.create_table(
         "image_members",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -52,16 +67,15 @@ def upgrade() -> None:
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("updated_at", TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_image_members")),
-        sa.UniqueConstraint(
-            "image_id", "member", name=op.f("uq_image_members_image_id_member")
-        ),
+        sa.UniqueConstraint("image_id", "member", name=op.f("uq_image_members_image_id_member")),
     )
-    op.create_index(
-        op.f("ix_image_members_image_id"), "image_members", ["image_id"]
-    )
+    op.create_index(op.f("ix_image_members_image_id"), "image_members", ["image_id"])
 
 
 def downgrade() -> None:
     op.drop_table("image_members")
+    op.drop_index("ix_image_tags_value", table_name="image_tags")
+    op.drop_table("image_tags")
+    op.drop_index("ix_images_status", table_name="images")
     op.drop_index("ix_images_owner", table_name="images")
     op.drop_table("images")
