@@ -1,4 +1,13 @@
-"""The Cinder v3 HTTP face. So far: version discovery at ``/volume`` and ``/volume/v3/``."""
+"""The Cinder v3 HTTP face: version discovery at ``/volume`` and ``/volume/v3/``, and its routes.
+
+| routes under ``/v3/{project_id}``              | module             |
+|------------------------------------------------|--------------------|
+| ``volumes``, ``volumes/detail``, ``…/action``  | ``volumes_api``    |
+| ``attachments`` (3.27+)                        | ``attachments_api``|
+| ``types``, ``os-availability-zone``            | ``types_api``      |
+| ``os-quota-sets``                              | ``quota_sets``     |
+| ``limits``                                     | here               |
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,8 @@ from cumulo.api.factory import JSON, self_url, service_app
 from cumulo.api.microversion import APIVersion, VersionedAPI
 from cumulo.context import RequestContext
 from cumulo.runtime import Runtime
-from cumulo.volume.limits import absolute_limits, project_usage
+from cumulo.volume import attachments_api, quota, quota_sets, types_api, volumes_api
+from cumulo.volume.limits import absolute_limits
 
 MIN_VERSION = "3.0"
 MAX_VERSION = "3.71"
@@ -50,8 +60,12 @@ def build_app(runtime: Runtime) -> FastAPI:
     @app.get("/v3/{project_id}/limits")
     async def limits(project_id: str, ctx: RequestContext = Depends(context)) -> JSON:
         policy.enforce(ctx, "volume:limits", {"project_id": project_id})
-        used = await project_usage(project_id)
-        absolute = absolute_limits(runtime.settings.volume, used)
-        return JSON({"limits": {"rate": [], "absolute": absolute}})
+        async with runtime.db.read() as session:
+            limits = await quota.project_limits(session, runtime.settings.volume, project_id)
+            used = await quota.project_usage(session, project_id)
+        return JSON({"limits": {"rate": [], "absolute": absolute_limits(limits, used)}})
+
+    for module in (volumes_api, attachments_api, types_api, quota_sets):
+        app.include_router(module.router)
 
     return app

@@ -54,8 +54,21 @@ def _wait_serving(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("cumulo serve did not answer")
 
 
+MANAGER_SERVICES = ("image", "network", "volume")
+"""Each runs in its own process with its manager on the bus, as on separate hosts."""
+
+
+def _serve(service: str, config: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [CUMULO, "serve", service, "--config", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "wb"),
+    )
+
+
 @pytest.fixture
 def served(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
+    """``serve api`` for every HTTP API, and image, network, volume managers beside it."""
     config = _write_config(tmp_path, database_url)
     port = free_port()
     env = {"CUMULO_API__PORT": str(port)}
@@ -66,21 +79,19 @@ def served(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, subprocess
     assert "database at revision" in run([CUMULO, "db", "upgrade", "--config", str(config)]).stdout
     clouds = tmp_path / "clouds.yaml"
     run([CUMULO, "bootstrap", "--config", str(config), "--clouds-yaml", str(clouds)], env=env)
-    import os
-
-    process = subprocess.Popen(
-        [CUMULO, "serve", "api", "--config", str(config)],
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "serve.log", "wb"),
-    )
+    api = _serve("api", config, port, tmp_path / "api.log")
+    others = [
+        _serve(service, config, free_port(), tmp_path / f"{service}.log")
+        for service in MANAGER_SERVICES
+    ]
     try:
-        _wait_serving(f"http://127.0.0.1:{port}", process)
-        yield clouds, process
+        _wait_serving(f"http://127.0.0.1:{port}", api)
+        yield clouds, api
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+        for process in (api, *others):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def test_serve_api_with_the_cli(served: tuple[Path, subprocess.Popen[bytes]]) -> None:
@@ -90,5 +101,56 @@ def test_serve_api_with_the_cli(served: tuple[Path, subprocess.Popen[bytes]]) ->
     assert "m1.tiny" in {f["Name"] for f in osc(clouds, "flavor", "list")}
     osc(clouds, "flavor", "create", "--ram", "64", "--disk", "1", "--vcpus", "1", "dist")
     assert osc(clouds, "flavor", "show", "dist", cloud="cumulo-demo")["ram"] == 64
+
+    disk = clouds.parent / "disk.raw"
+    disk.write_bytes(b"\0" * (1 << 20))
+    image = osc(
+        clouds,
+        "image",
+        "create",
+        "--file",
+        str(disk),
+        "--disk-format",
+        "raw",
+        "--container-format",
+        "bare",
+        "dist-image",
+        cloud="cumulo-demo",
+    )
+    assert image["status"] == "active"
+    osc(clouds, "network", "create", "dist-net", cloud="cumulo-demo")
+    osc(
+        clouds,
+        "subnet",
+        "create",
+        "--network",
+        "dist-net",
+        "--subnet-range",
+        "10.9.0.0/24",
+        "dist-subnet",
+        cloud="cumulo-demo",
+    )
+    port = osc(clouds, "port", "create", "--network", "dist-net", "dist-port", cloud="cumulo-demo")
+    assert port["fixed_ips"][0]["ip_address"].startswith("10.9.0.")
+
+    # The volume manager in its own process copies the image the API process stored.
+    volume = osc(
+        clouds,
+        "volume",
+        "create",
+        "--image",
+        "dist-image",
+        "--size",
+        "1",
+        "dist-vol",
+        cloud="cumulo-demo",
+    )
+    deadline = time.monotonic() + 60
+    while volume["status"] not in ("available", "error") and time.monotonic() < deadline:
+        time.sleep(0.5)
+        volume = osc(clouds, "volume", "show", "dist-vol", cloud="cumulo-demo")
+    assert volume["status"] == "available"
+    assert volume["bootable"] is True
+
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
