@@ -101,12 +101,10 @@ def in_pools(address: str, pools: list[dict[str, str]]) -> bool:
 def _free(pools: list[dict[str, str]], taken: set[str]) -> Iterator[str]:
     for pool in pools:
         start = ipaddress.ip_address(pool["start"])
-        end = ipaddress.ip_address(pool["end"])
-        address = start
-        while address <= end:
-            if str(address) not in taken:
-                yield str(address)
-            address += 1
+        for offset in range(int(ipaddress.ip_address(pool["end"])) - int(start) + 1):
+            address = str(start + offset)
+            if address not in taken:
+                yield address
 
 
 def pick_free(pools: list[dict[str, str]], taken: set[str]) -> str | None:

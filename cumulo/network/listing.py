@@ -13,10 +13,12 @@ from typing import Any
 
 from starlette.requests import Request
 
+from cumulo import exception
 from cumulo.api.pagination import next_links, parse_limit
 from cumulo.network.errors import InvalidInput
 
 CONTROL = {"fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse"}
+TAG_FILTERS = {"tags", "tags-any", "not-tags", "not-tags-any"}
 MAX_LIMIT = 1000
 
 
@@ -37,11 +39,28 @@ def _list_matches(items: list[Any], wanted: str) -> bool:
     return wanted in [str(i) for i in items]
 
 
+def _tags_match(tags: list[str], key: str, wanted: list[str]) -> bool:
+    """Neutron's tag filters: comma lists, all of (``tags``) or any of (``tags-any``), or not."""
+    names = {t for w in wanted for t in w.split(",") if t}
+    hit = names <= set(tags) if key in ("tags", "not-tags") else bool(names & set(tags))
+    return hit != key.startswith("not-")
+
+
+def check_filters(request: Request, attributes: frozenset[str]) -> None:
+    """Refuse filters on attributes the resource does not have, as Neutron's filter validation."""
+    invalid = [k for k in request.query_params if k not in CONTROL | TAG_FILTERS | attributes]
+    if invalid:
+        raise exception.Invalid(f"{sorted(set(invalid))} is invalid attribute for filtering")
+
+
 def filter_items(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     params = request.query_params
     for key in {k for k in params if k not in CONTROL}:
         wanted = params.getlist(key)
-        items = [i for i in items if key in i and _matches(i[key], wanted)]
+        if key in TAG_FILTERS:
+            items = [i for i in items if _tags_match(i.get("tags", []), key, wanted)]
+        else:
+            items = [i for i in items if key in i and _matches(i[key], wanted)]
     return items
 
 
@@ -80,8 +99,14 @@ def only_fields(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in fields}
 
 
-def page(request: Request, collection: str, items: list[dict[str, Any]]) -> dict[str, Any]:
-    """The list response body: filtered, sorted, paged, with ``fields`` applied."""
+def page(
+    request: Request, collection: str, items: list[dict[str, Any]], attributes: frozenset[str]
+) -> dict[str, Any]:
+    """The list response body: filtered, sorted, paged, with ``fields`` applied.
+
+    ``attributes`` are the resource's attributes, the ones a filter may name.
+    """
+    check_filters(request, attributes)
     items = sort_items(request, filter_items(request, items))
     marker = request.query_params.get("marker")
     if marker is not None:

@@ -61,8 +61,9 @@ async def create_network(request: Request, ctx: Ctx) -> JSON:
     if net_type not in ("vxlan", "geneve", "flat", "vlan", "local"):
         raise InvalidInput(error_message=f"network_type value '{net_type}' not supported")
     cols.setdefault("mtu", MTU.get(net_type, 1500))
+    settings = request.app.state.runtime.settings.network
     async with request.app.state.runtime.db.write() as session:
-        await quotas.check_quota(session, project_id, "network")
+        await quotas.check_quota(session, settings, project_id, "network")
         row = Network(project_id=project_id, **cols)
         session.add(row)
         await session.flush()
@@ -75,7 +76,7 @@ async def list_networks(request: Request, ctx: Ctx) -> JSON:
         rows = list(await session.scalars(select(Network).where(access.network_filter(ctx))))
         subnets = await _subnet_ids(session, [r.id for r in rows])
     items = [views.network(r, subnets.get(r.id, []), ctx) for r in rows]
-    return JSON(listing.page(request, "networks", items))
+    return JSON(listing.page(request, "networks", items, views.NETWORK))
 
 
 @router.get("/v2.0/networks/{net_id}")

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api.auth import context
@@ -18,54 +13,20 @@ from cumulo.api.factory import JSON
 from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
 from cumulo.context import RequestContext
-from cumulo.db.base import new_uuid
-from cumulo.db.engine import Database
 from cumulo.db.models.network import IPAllocation, Port
-from cumulo.network import (
-    access,
-    fixed_ips,
-    ipam,
-    listing,
-    quotas,
-    schemas,
-    secgroups,
-    views,
-)
-from cumulo.network.errors import (
-    InvalidInput,
-    MacAddressInUse,
-    PortSecurityAndIPRequiredForSecurityGroups,
-)
+from cumulo.network import access, fixed_ips, ipam, listing, port_store, schemas, secgroups, views
+from cumulo.network.errors import InvalidInput
+from cumulo.network.port_store import with_retries
 
 router = APIRouter()
 Ctx = Annotated[RequestContext, Depends(context)]
-T = TypeVar("T")
-ATTEMPTS = 60
-BOUND_VIF_TYPE = "ovs"
-
-
-async def with_retries(db: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in a write transaction, again when a concurrent writer took our pick.
-
-    The unique keys on addresses and MACs are what make allocation safe; a
-    violation only means another transaction won the same random choice.
-    """
-    for attempt in range(ATTEMPTS):
-        try:
-            async with db.write() as session:
-                return await work(session)
-        except (IntegrityError, OperationalError):
-            if attempt == ATTEMPTS - 1:
-                raise
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-    raise AssertionError("unreachable")
 
 
 def _columns(ctx: RequestContext, attrs: dict[str, Any], mac: str) -> dict[str, Any]:
     if "binding:host_id" in attrs:
         enforce(ctx, "network:binding")
         attrs["host_id"] = attrs.pop("binding:host_id")
-        attrs["vif_type"] = BOUND_VIF_TYPE if attrs["host_id"] else "unbound"
+        attrs["vif_type"] = port_store.BOUND_VIF_TYPE if attrs["host_id"] else "unbound"
     if "binding:vnic_type" in attrs:
         attrs["vnic_type"] = attrs.pop("binding:vnic_type")
     attrs.pop("binding:profile", None)
@@ -95,26 +56,6 @@ def _dhcp_opt(opt: Any) -> dict[str, Any]:
     }
 
 
-async def _check_mac(session: AsyncSession, net_id: str, mac: str) -> None:
-    if await session.scalar(select(Port.id).where(Port.mac_address == mac)) is not None:
-        raise MacAddressInUse(net_id=net_id, mac=mac)
-
-
-async def _check_groups(session: AsyncSession, project_id: str, cols: dict[str, Any]) -> None:
-    groups = cols["security_groups"]
-    if groups and not cols["port_security_enabled"]:
-        raise PortSecurityAndIPRequiredForSecurityGroups()
-    await secgroups.check_groups(session, project_id, groups)
-
-
-async def _ips(session: AsyncSession, port_ids: list[str]) -> dict[str, list[IPAllocation]]:
-    rows = await session.scalars(select(IPAllocation).where(IPAllocation.port_id.in_(port_ids)))
-    found: dict[str, list[IPAllocation]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: (r.subnet_id, r.ip_address)):
-        found[row.port_id].append(row)
-    return found
-
-
 @router.post("/v2.0/ports", status_code=201)
 async def create_port(request: Request, ctx: Ctx) -> JSON:
     attrs = schemas.parse(await read_json(request), "port", schemas.PORT, update=False)
@@ -129,22 +70,15 @@ async def create_port(request: Request, ctx: Ctx) -> JSON:
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         net = await access.get_network(session, ctx, attrs["network_id"])
-        await quotas.check_quota(session, project_id, "port")
         cols = dict(attrs)
-        mac = cols.pop("mac_address", None)
-        if mac is not None:
-            await _check_mac(session, net.id, mac)
-        mac = mac or ipam.new_mac()
-        cols = _columns(ctx, cols, mac)
+        cols["mac_address"] = cols.get("mac_address") or ipam.new_mac()
+        cols = _columns(ctx, cols, cols["mac_address"])
         cols.setdefault("port_security_enabled", net.port_security_enabled)
         if "security_groups" not in cols:
             cols["security_groups"] = [default_group] if cols["port_security_enabled"] else []
-        await _check_groups(session, project_id, cols)
-        row = Port(id=new_uuid(), project_id=project_id, mac_address=mac, **cols)
-        session.add(row)
-        await session.flush()
-        ips = await fixed_ips.allocate(session, net.id, row.id, requested)
-        await session.flush()
+        row, ips = await port_store.create(
+            session, request.app.state.runtime.settings.network, net, project_id, cols, requested
+        )
         return views.port(row, ips, ctx)
 
     body = await with_retries(db, work)
@@ -155,16 +89,16 @@ async def create_port(request: Request, ctx: Ctx) -> JSON:
 async def list_ports(request: Request, ctx: Ctx) -> JSON:
     async with request.app.state.runtime.db.read() as session:
         rows = list(await session.scalars(select(Port).where(access.port_filter(ctx))))
-        ips = await _ips(session, [r.id for r in rows])
+        ips = await port_store.ips_of(session, [r.id for r in rows])
     items = [views.port(r, ips.get(r.id, []), ctx) for r in rows]
-    return JSON(listing.page(request, "ports", items))
+    return JSON(listing.page(request, "ports", items, views.PORT))
 
 
 @router.get("/v2.0/ports/{port_id}")
 async def show_port(request: Request, port_id: str, ctx: Ctx) -> JSON:
     async with request.app.state.runtime.db.read() as session:
         row = await access.get_port(session, ctx, port_id)
-        ips = await _ips(session, [row.id])
+        ips = await port_store.ips_of(session, [row.id])
     fields = request.query_params.getlist("fields")
     return JSON({"port": listing.only_fields(views.port(row, ips.get(row.id, []), ctx), fields)})
 
@@ -179,10 +113,10 @@ async def update_port(request: Request, port_id: str, ctx: Ctx) -> JSON:
         access.enforce_owner(ctx, "network:update", row.project_id)
         cols = dict(attrs)
         if "mac_address" in cols and cols["mac_address"] != row.mac_address:
-            await _check_mac(session, row.network_id, cols["mac_address"])
+            await port_store.check_mac(session, row.network_id, cols["mac_address"])
         cols.setdefault("port_security_enabled", row.port_security_enabled)
         cols.setdefault("security_groups", row.security_groups)
-        await _check_groups(session, row.project_id, cols)
+        await port_store.check_groups(session, row.project_id, cols)
         for key, value in _columns(ctx, cols, cols.get("mac_address", row.mac_address)).items():
             setattr(row, key, value)
         if requested is not None:
@@ -191,7 +125,7 @@ async def update_port(request: Request, port_id: str, ctx: Ctx) -> JSON:
             await fixed_ips.allocate(session, row.network_id, row.id, requested)
         row.revision_number += 1
         await session.flush()
-        ips = await _ips(session, [row.id])
+        ips = await port_store.ips_of(session, [row.id])
         return views.port(row, ips.get(row.id, []), ctx)
 
     body = await with_retries(request.app.state.runtime.db, work)
@@ -203,6 +137,5 @@ async def delete_port(request: Request, port_id: str, ctx: Ctx) -> Response:
     async with request.app.state.runtime.db.write() as session:
         row = await access.get_port(session, ctx, port_id)
         access.enforce_owner(ctx, "network:delete", row.project_id)
-        await session.execute(delete(IPAllocation).where(IPAllocation.port_id == row.id))
-        await session.delete(row)
+        await port_store.remove(session, row)
     return Response(status_code=204)

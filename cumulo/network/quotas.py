@@ -1,4 +1,10 @@
-"""``/v2.0/quotas``: per-project limits with Neutron's defaults, and usage."""
+"""``/v2.0/quotas``: per-project limits (defaults from ``settings.network``), usage, and the check.
+
+The check is strict under concurrency: on PostgreSQL and MariaDB it first
+takes the project's row in ``network_quota_locks`` (an upsert holds the row
+lock until commit), so concurrent creates of one resource in one project
+count and insert one after the other. SQLite serialises every writer already.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +12,20 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api.auth import context
 from cumulo.api.factory import JSON
 from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
+from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
 from cumulo.db.models.network import (
     Network,
     NetworkQuota,
     Port,
+    QuotaLock,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
@@ -25,18 +34,20 @@ from cumulo.network.errors import InvalidInput, OverQuota
 
 router = APIRouter()
 Ctx = Annotated[RequestContext, Depends(context)]
-DEFAULTS = {
-    "network": 100,
-    "subnet": 100,
-    "port": 500,
-    "security_group": 10,
-    "security_group_rule": 100,
-    "router": 10,
-    "floatingip": 50,
-    "rbac_policy": 10,
-    "subnetpool": -1,
-}
-COUNTED = {
+RESOURCES = (
+    "network",
+    "subnet",
+    "port",
+    "security_group",
+    "security_group_rule",
+    "router",
+    "floatingip",
+    "rbac_policy",
+    "subnetpool",
+)
+UNCONFIGURED = {"rbac_policy": 10, "subnetpool": -1}
+"""Neutron's defaults for the resources ``NetworkSettings`` has no option for."""
+COUNTED: dict[str, Any] = {
     "network": Network,
     "subnet": Subnet,
     "port": Port,
@@ -45,26 +56,67 @@ COUNTED = {
 }
 
 
-async def limits(session: AsyncSession, project_id: str) -> dict[str, int]:
+def defaults(settings: NetworkSettings) -> dict[str, int]:
+    configured = {r: getattr(settings, f"quota_{r}") for r in RESOURCES if r not in UNCONFIGURED}
+    return {r: configured.get(r, UNCONFIGURED.get(r, -1)) for r in RESOURCES}
+
+
+def _settings(request: Request) -> NetworkSettings:
+    settings: NetworkSettings = request.app.state.runtime.settings.network
+    return settings
+
+
+async def limits(
+    session: AsyncSession, settings: NetworkSettings, project_id: str
+) -> dict[str, int]:
     rows = await session.scalars(select(NetworkQuota).where(NetworkQuota.project_id == project_id))
-    return DEFAULTS | {row.resource: row.limit for row in rows}
+    return defaults(settings) | {row.resource: row.limit for row in rows}
 
 
-async def check_quota(session: AsyncSession, project_id: str, resource: str) -> None:
-    """Refuse one more ``resource`` when the project already uses its whole limit."""
-    limit = (await limits(session, project_id))[resource]
+async def _serialize(session: AsyncSession, project_id: str, resource: str) -> None:
+    """Hold the (project, resource) lock row until this transaction ends."""
+    dialect = session.get_bind().dialect.name
+    values = {"project_id": project_id, "resource": resource}
+    if dialect == "postgresql":
+        pg = postgresql.insert(QuotaLock).values(**values)
+        await session.execute(
+            pg.on_conflict_do_update(
+                index_elements=["project_id", "resource"], set_={"resource": pg.excluded.resource}
+            )
+        )
+    elif dialect in ("mysql", "mariadb"):
+        my = mysql.insert(QuotaLock).values(**values)
+        await session.execute(my.on_duplicate_key_update(resource=my.inserted.resource))
+
+
+async def used(session: AsyncSession, project_id: str, resource: str) -> int:
+    """How many ``resource`` the project has, as committed now (not as of an older snapshot)."""
     model = COUNTED[resource]
     stmt = select(func.count()).select_from(model).where(model.project_id == project_id)
-    if limit >= 0 and int(await session.scalar(stmt) or 0) >= limit:
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        # A locking read sees the latest commits, past InnoDB's repeatable-read snapshot.
+        stmt = stmt.with_for_update(read=True)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def check_quota(
+    session: AsyncSession, settings: NetworkSettings, project_id: str, resource: str
+) -> None:
+    """Refuse one more ``resource`` when the project already uses its whole limit."""
+    limit = (await limits(session, settings, project_id))[resource]
+    if limit < 0:
+        return
+    await _serialize(session, project_id, resource)
+    if await used(session, project_id, resource) >= limit:
         raise OverQuota(overs=[resource])
 
 
 async def _usage(session: AsyncSession, project_id: str) -> dict[str, int]:
-    used = dict.fromkeys(DEFAULTS, 0)
+    usage = dict.fromkeys(RESOURCES, 0)
     for name, model in COUNTED.items():
         stmt = select(func.count()).select_from(model).where(model.project_id == project_id)
-        used[name] = int(await session.scalar(stmt) or 0)
-    return used
+        usage[name] = int(await session.scalar(stmt) or 0)
+    return usage
 
 
 @router.get("/v2.0/quotas")
@@ -73,24 +125,25 @@ async def list_quotas(request: Request, ctx: Ctx) -> JSON:
     async with request.app.state.runtime.db.read() as session:
         projects = set(await session.scalars(select(NetworkQuota.project_id)))
         quotas = [
-            (await limits(session, p)) | {"project_id": p, "tenant_id": p} for p in sorted(projects)
+            (await limits(session, _settings(request), p)) | {"project_id": p, "tenant_id": p}
+            for p in sorted(projects)
         ]
     return JSON({"quotas": quotas})
 
 
 @router.get("/v2.0/quotas/{project_id}/default")
-async def default_quota(project_id: str, ctx: Ctx) -> JSON:
+async def default_quota(request: Request, project_id: str, ctx: Ctx) -> JSON:
     enforce(ctx, "network:quota:show", {"project_id": project_id})
-    return JSON({"quota": dict(DEFAULTS)})
+    return JSON({"quota": defaults(_settings(request))})
 
 
 @router.get("/v2.0/quotas/{project_id}/details")
 async def quota_details(request: Request, project_id: str, ctx: Ctx) -> JSON:
     enforce(ctx, "network:quota:show", {"project_id": project_id})
     async with request.app.state.runtime.db.read() as session:
-        limit = await limits(session, project_id)
-        used = await _usage(session, project_id)
-    body = {k: {"limit": v, "used": used[k], "reserved": 0} for k, v in limit.items()}
+        limit = await limits(session, _settings(request), project_id)
+        usage = await _usage(session, project_id)
+    body = {k: {"limit": v, "used": usage[k], "reserved": 0} for k, v in limit.items()}
     return JSON({"quota": body})
 
 
@@ -98,7 +151,7 @@ async def quota_details(request: Request, project_id: str, ctx: Ctx) -> JSON:
 async def show_quota(request: Request, project_id: str, ctx: Ctx) -> JSON:
     enforce(ctx, "network:quota:show", {"project_id": project_id})
     async with request.app.state.runtime.db.read() as session:
-        return JSON({"quota": await limits(session, project_id)})
+        return JSON({"quota": await limits(session, _settings(request), project_id)})
 
 
 def _parse(data: Any) -> dict[str, int]:
@@ -106,7 +159,7 @@ def _parse(data: Any) -> dict[str, int]:
         raise InvalidInput(error_message="Unable to find 'quota' in request body")
     result: dict[str, int] = {}
     for key, value in data["quota"].items():
-        if key not in DEFAULTS:
+        if key not in RESOURCES:
             raise InvalidInput(error_message=f"Unrecognized attribute(s) '{key}'")
         if (
             isinstance(value, bool)
@@ -133,7 +186,7 @@ async def update_quota(request: Request, project_id: str, ctx: Ctx) -> JSON:
             else:
                 row.limit = limit
         await session.flush()
-        return JSON({"quota": await limits(session, project_id)})
+        return JSON({"quota": await limits(session, _settings(request), project_id)})
 
 
 @router.delete("/v2.0/quotas/{project_id}", status_code=204)

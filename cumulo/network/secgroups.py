@@ -80,6 +80,21 @@ async def check_groups(session: AsyncSession, project_id: str, ids: list[str]) -
             raise SecurityGroupNotFound(id=group_id)
 
 
+RULE_ATTRIBUTES = frozenset(
+    (
+        "id tenant_id project_id security_group_id direction ethertype protocol port_range_min "
+        "port_range_max remote_ip_prefix remote_group_id remote_address_group_id "
+        "normalized_cidr description created_at updated_at revision_number"
+    ).split()
+)
+GROUP_ATTRIBUTES = frozenset(
+    (
+        "id name description tenant_id project_id stateful shared tags "
+        "security_group_rules created_at updated_at revision_number"
+    ).split()
+)
+
+
 def rule_view(row: SecurityGroupRule) -> dict[str, Any]:
     return {
         "id": row.id,

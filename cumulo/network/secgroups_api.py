@@ -59,7 +59,7 @@ PROTOCOLS = [
     "vrrp",
 ]
 GROUP = schemas.COMMON | {"stateful": (schemas.to_bool, True)}
-RULE = {
+RULE: dict[str, tuple[schemas.Convert, bool]] = {
     "tenant_id": (schemas.to_str, False),
     "project_id": (schemas.to_str, False),
     "description": (schemas.to_str, False),
@@ -91,8 +91,9 @@ async def create_group(request: Request, ctx: Ctx) -> JSON:
     project_id = access.owner_project(ctx, attrs)
     db = request.app.state.runtime.db
     await secgroups.ensure_default(db, project_id)
+    settings = request.app.state.runtime.settings.network
     async with db.write() as session:
-        await quotas.check_quota(session, project_id, "security_group")
+        await quotas.check_quota(session, settings, project_id, "security_group")
         row = SecurityGroup(project_id=project_id, **attrs)
         session.add(row)
         await session.flush()
@@ -114,13 +115,14 @@ async def create_group(request: Request, ctx: Ctx) -> JSON:
 @router.get("/v2.0/security-groups")
 async def list_groups(request: Request, ctx: Ctx) -> JSON:
     db = request.app.state.runtime.db
-    await secgroups.ensure_default(db, ctx.project_id)
+    if ctx.project_id:
+        await secgroups.ensure_default(db, ctx.project_id)
     async with db.read() as session:
         stmt = select(SecurityGroup).where(secgroups.group_filter(ctx))
         rows = list(await session.scalars(stmt))
         rules = await _rules(session, [r.id for r in rows])
     items = [secgroups.group_view(r, rules[r.id]) for r in rows]
-    return JSON(listing.page(request, "security_groups", items))
+    return JSON(listing.page(request, "security_groups", items, secgroups.GROUP_ATTRIBUTES))
 
 
 @router.get("/v2.0/security-groups/{group_id}")
@@ -235,6 +237,7 @@ async def create_rule(request: Request, ctx: Ctx) -> JSON:
     attrs = _check_rule(attrs)
     attrs.pop("project_id", None)
     attrs.pop("tenant_id", None)
+    settings = request.app.state.runtime.settings.network
     async with request.app.state.runtime.db.write() as session:
         group = await secgroups.get_group(session, ctx, attrs["security_group_id"])
         access.enforce_owner(ctx, "network:update", group.project_id)
@@ -243,7 +246,7 @@ async def create_rule(request: Request, ctx: Ctx) -> JSON:
         for existing in (await _rules(session, [group.id]))[group.id]:
             if _same(existing, attrs):
                 raise SecurityGroupRuleExists(rule_id=existing.id)
-        await quotas.check_quota(session, group.project_id, "security_group_rule")
+        await quotas.check_quota(session, settings, group.project_id, "security_group_rule")
         row = SecurityGroupRule(project_id=group.project_id, **attrs)
         session.add(row)
         group.revision_number += 1
@@ -261,7 +264,7 @@ async def list_rules(request: Request, ctx: Ctx) -> JSON:
     async with request.app.state.runtime.db.read() as session:
         rows = list(await session.scalars(select(SecurityGroupRule).where(_rule_filter(ctx))))
     items = [secgroups.rule_view(r) for r in rows]
-    return JSON(listing.page(request, "security_group_rules", items))
+    return JSON(listing.page(request, "security_group_rules", items, secgroups.RULE_ATTRIBUTES))
 
 
 async def _get_rule(session: Any, ctx: RequestContext, rule_id: str) -> SecurityGroupRule:

@@ -84,7 +84,7 @@ async def _check_overlap(session: Any, row: Subnet) -> None:
     net = ipaddress.ip_network(row.cidr)
     others = await session.scalars(select(Subnet).where(Subnet.network_id == row.network_id))
     for other in others:
-        if other.id != row.id and ipaddress.ip_network(other.cidr).overlaps(net):  # type: ignore[arg-type]
+        if other.id != row.id and ipaddress.ip_network(other.cidr).overlaps(net):
             raise InvalidInput(
                 error_message=f"Requested subnet with cidr: {row.cidr} for network: "
                 f"{row.network_id} overlaps with another subnet"
@@ -99,10 +99,11 @@ async def create_subnet(request: Request, ctx: Ctx) -> JSON:
             error_message="Failed to parse request. Required attribute 'network_id' not specified"
         )
     project_id = access.owner_project(ctx, attrs)
+    settings = request.app.state.runtime.settings.network
     async with request.app.state.runtime.db.write() as session:
         net_row = await access.get_network(session, ctx, attrs["network_id"])
         access.enforce_owner(ctx, "network:update", net_row.project_id)
-        await quotas.check_quota(session, project_id, "subnet")
+        await quotas.check_quota(session, settings, project_id, "subnet")
         row = _new_subnet(attrs, net_row, project_id)
         await _check_overlap(session, row)
         session.add(row)
@@ -116,7 +117,7 @@ async def list_subnets(request: Request, ctx: Ctx) -> JSON:
     stmt = select(Subnet).join(Network, Network.id == Subnet.network_id)
     async with request.app.state.runtime.db.read() as session:
         rows = list(await session.scalars(stmt.where(access.network_filter(ctx))))
-    return JSON(listing.page(request, "subnets", [views.subnet(r) for r in rows]))
+    return JSON(listing.page(request, "subnets", [views.subnet(r) for r in rows], views.SUBNET))
 
 
 @router.get("/v2.0/subnets/{subnet_id}")

@@ -8,6 +8,64 @@ from typing import Any
 from cumulo.context import RequestContext
 from cumulo.db.models.network import IPAllocation, Network, Port, Subnet
 
+COMMON = frozenset(
+    ("id name tenant_id project_id description tags created_at updated_at revision_number").split()
+)
+NETWORK = COMMON | {
+    "admin_state_up",
+    "shared",
+    "router:external",
+    "mtu",
+    "status",
+    "subnets",
+    "port_security_enabled",
+    "availability_zone_hints",
+    "availability_zones",
+    "ipv4_address_scope",
+    "ipv6_address_scope",
+    "qos_policy_id",
+    "l2_adjacency",
+    "is_default",
+    "provider:network_type",
+    "provider:physical_network",
+    "provider:segmentation_id",
+}
+SUBNET = COMMON | {
+    "network_id",
+    "ip_version",
+    "cidr",
+    "gateway_ip",
+    "allocation_pools",
+    "enable_dhcp",
+    "dns_nameservers",
+    "host_routes",
+    "ipv6_ra_mode",
+    "ipv6_address_mode",
+    "subnetpool_id",
+    "service_types",
+}
+PORT = COMMON | {
+    "network_id",
+    "mac_address",
+    "admin_state_up",
+    "status",
+    "device_id",
+    "device_owner",
+    "fixed_ips",
+    "security_groups",
+    "port_security_enabled",
+    "allowed_address_pairs",
+    "extra_dhcp_opts",
+    "binding:vnic_type",
+    "ip_allocation",
+    "qos_policy_id",
+    "binding:host_id",
+    "binding:vif_type",
+    "binding:vif_details",
+    "binding:profile",
+}
+"""Each resource's attributes (as an admin sees them): what a list may filter on."""
+
 
 def when(value: datetime.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None

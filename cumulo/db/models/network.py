@@ -131,6 +131,37 @@ class SecurityGroupRule(TimestampMixin, Base):
     revision_number: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class InstanceVif(Base):
+    """A port the compute-facing API attached to an instance (Nova's ``virtual_interfaces``).
+
+    ``preserve_on_delete`` marks a port the user brought: deallocation unbinds
+    it instead of deleting it. ``position`` keeps the NICs in requested order.
+    No foreign key to ``ports``: a user may delete an attached port.
+    """
+
+    __tablename__ = "instance_vifs"
+
+    port_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), index=True)
+    network_id: Mapped[str] = mapped_column(String(36))
+    position: Mapped[int] = mapped_column(Integer)
+    tag: Mapped[str | None] = mapped_column(String(255), default=None)
+    preserve_on_delete: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class QuotaLock(Base):
+    """One row per project and resource, locked while a create counts usage.
+
+    On PostgreSQL and MariaDB concurrent creates would otherwise each count the
+    same usage and all pass the limit; SQLite's writers are serialised anyway.
+    """
+
+    __tablename__ = "network_quota_locks"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class NetworkQuota(Base):
     """A project's limit for one resource where it differs from the default."""
 

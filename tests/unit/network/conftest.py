@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from cumulo.api.app import build_app
+from cumulo.config import Settings
+from cumulo.db import Database, migrate
+from cumulo.runtime import Runtime
+from tests.databases import ENGINES, fresh_database
+from tests.fakes import STATIC_TOKENS, StaticTokenValidator
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 DEMO = {"X-Auth-Token": "demo-token"}
@@ -45,3 +54,22 @@ class Neutron:
 @pytest.fixture
 def neutron(api: httpx.AsyncClient) -> Neutron:
     return Neutron(api)
+
+
+@pytest.fixture(params=ENGINES)
+async def engine_api(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process API on a fresh, migrated database of each engine."""
+    async with fresh_database(request.param, tmp_path) as url:
+        await migrate.upgrade(url)
+        settings = Settings(state_dir=tmp_path, database={"url": url})  # type: ignore[arg-type]
+        runtime = Runtime(
+            settings=settings, db=Database(url), token_validator=StaticTokenValidator(STATIC_TOKENS)
+        )
+        transport = httpx.ASGITransport(app=build_app(runtime))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                yield client
+        finally:
+            await runtime.close()

@@ -4,37 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from cumulo.api.app import build_app
-from cumulo.config import Settings
-from cumulo.db import Database, migrate
-from cumulo.runtime import Runtime
-from tests.databases import ENGINES, fresh_database
-from tests.fakes import STATIC_TOKENS, StaticTokenValidator
 from tests.unit.network.conftest import DEMO, V2, Neutron
-
-
-@pytest.fixture(params=ENGINES)
-async def engine_api(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with fresh_database(request.param, tmp_path) as url:
-        await migrate.upgrade(url)
-        settings = Settings(state_dir=tmp_path, database={"url": url})  # type: ignore[arg-type]
-        runtime = Runtime(
-            settings=settings, db=Database(url), token_validator=StaticTokenValidator(STATIC_TOKENS)
-        )
-        transport = httpx.ASGITransport(app=build_app(runtime))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client
-        finally:
-            await runtime.close()
 
 
 @pytest.mark.parametrize(("cidr", "usable"), [("10.1.0.0/26", 61), ("10.2.0.0/24", 253)])

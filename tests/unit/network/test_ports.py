@@ -107,7 +107,7 @@ async def test_binding_is_admin_only(api: httpx.AsyncClient, neutron: Neutron) -
     )
     assert error["type"] == "HTTPForbidden"
     port = await neutron.port(net["id"], ADMIN, **{"binding:host_id": "host1"})
-    assert port["binding:host_id"] == "host1" and port["binding:vif_type"] == "ovs"
+    assert port["binding:host_id"] == "host1" and port["binding:vif_type"] == "bridge"
     resp = await api.put(
         f"{V2}/ports/{port['id']}", json={"port": {"binding:host_id": ""}}, headers=ADMIN
     )

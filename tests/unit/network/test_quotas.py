@@ -1,9 +1,13 @@
-"""Network quotas: defaults, admin updates, usage, policy."""
+"""Network quotas: defaults from settings, admin updates, usage, policy, strictness."""
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
+from cumulo.config import NetworkSettings
+from cumulo.runtime import Runtime
 from tests.fakes import ADMIN_PROJECT, DEMO_PROJECT
 from tests.unit.network.conftest import ADMIN, DEMO, V2, Neutron
 
@@ -68,3 +72,42 @@ async def test_creates_refused_over_quota(api: httpx.AsyncClient, neutron: Neutr
             "message": f"Quota exceeded for resources: ['{kind}'].",
             "detail": "",
         }
+
+
+async def test_defaults_come_from_settings(
+    api: httpx.AsyncClient, neutron: Neutron, runtime: Runtime
+) -> None:
+    network = NetworkSettings(quota_port=1, quota_network=7, quota_security_group=3)
+    runtime.settings = runtime.settings.model_copy(update={"network": network})
+    for path in (f"{DEMO_PROJECT}", f"{DEMO_PROJECT}/default"):
+        quota = (await api.get(f"{V2}/quotas/{path}", headers=DEMO)).json()["quota"]
+        assert (quota["port"], quota["network"], quota["security_group"]) == (1, 7, 3)
+        assert quota["subnet"] == 100 and quota["subnetpool"] == -1
+    net = await neutron.network()
+    await neutron.port(net["id"])
+    error = await neutron.create("port", {"network_id": net["id"]}, code=409)
+    assert error["type"] == "OverQuota"
+
+
+async def test_port_quota_is_strict_under_concurrent_creates(
+    engine_api: httpx.AsyncClient,
+) -> None:
+    neutron = Neutron(engine_api)
+    net = await neutron.network()
+    await neutron.subnet(net["id"], "10.0.0.0/24")
+    limit = {"quota": {"port": 5}}
+    resp = await engine_api.put(f"{V2}/quotas/{DEMO_PROJECT}", json=limit, headers=ADMIN)
+    assert resp.status_code == 200
+
+    async def create() -> httpx.Response:
+        body = {"port": {"network_id": net["id"]}}
+        return await engine_api.post(f"{V2}/ports", json=body, headers=DEMO)
+
+    responses = await asyncio.gather(*(create() for _ in range(20)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] * 5 + [409] * 15
+    assert {r.json()["NeutronError"]["type"] for r in responses if r.status_code == 409} == {
+        "OverQuota"
+    }
+    listed = (await engine_api.get(f"{V2}/ports", headers=DEMO)).json()["ports"]
+    assert len(listed) == 5

@@ -179,10 +179,29 @@ def upgrade() -> None:
         sa.Column("limit", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("project_id", "resource", name=op.f("pk_network_quotas")),
     )
+    op.create_table(
+        "network_quota_locks",
+        sa.Column("project_id", sa.String(64), nullable=False),
+        sa.Column("resource", sa.String(64), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "resource", name=op.f("pk_network_quota_locks")),
+    )
+    op.create_table(
+        "instance_vifs",
+        sa.Column("port_id", sa.String(36), nullable=False),
+        sa.Column("instance_uuid", sa.String(36), nullable=False),
+        sa.Column("network_id", sa.String(36), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("tag", sa.String(255), nullable=True),
+        sa.Column("preserve_on_delete", sa.Boolean(), nullable=False),
+        sa.PrimaryKeyConstraint("port_id", name=op.f("pk_instance_vifs")),
+    )
+    op.create_index(op.f("ix_instance_vifs_instance_uuid"), "instance_vifs", ["instance_uuid"])
 
 
 def downgrade() -> None:
     for table in (
+        "instance_vifs",
+        "network_quota_locks",
         "network_quotas",
         "security_group_rules",
         "default_security_groups",

@@ -1,0 +1,149 @@
+"""Giving an instance its NICs and taking them back (Nova's ``allocate_for_instance`` and
+``deallocate_for_instance``), each as one database transaction.
+
+Nova creates ports one by one over HTTP and, when one fails, deletes the ones
+it made and unbinds the user's ports again, best effort. Here every port of
+one call is created or bound inside one transaction: any failure rolls all of
+it back, so no port leaks and a user's port is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.config import NetworkSettings
+from cumulo.context import RequestContext
+from cumulo.db.models.network import InstanceVif, Port
+from cumulo.network import access, errors, nic_requests, nw_info, port_store, secgroups
+from cumulo.network.compute_errors import (
+    FixedIpAlreadyInUse,
+    FixedIpInvalidForNetwork,
+    NoMoreFixedIps,
+    PortLimitExceeded,
+)
+from cumulo.network.messages import AllocateForInstance
+from cumulo.network.model import NetworkInfo
+from cumulo.network.nic_requests import Nic
+from cumulo.runtime import Runtime
+
+
+async def _create_port(
+    session: AsyncSession,
+    settings: NetworkSettings,
+    nic: Nic,
+    project_id: str,
+    groups: list[str],
+) -> Port:
+    """A port on the NIC's network, with Neutron's errors turned into Nova's."""
+    address = nic.request.fixed_ip
+    net_id = nic.network.id
+    try:
+        if address is not None:
+            ipaddress.ip_address(address)
+        requested = [{"ip_address": address}] if address is not None else None
+        cols = {"security_groups": groups, "admin_state_up": True}
+        row, _ = await port_store.create(
+            session, settings, nic.network, project_id, cols, requested
+        )
+    except (ValueError, errors.InvalidIpForNetwork, errors.InvalidIpForSubnet):
+        raise FixedIpInvalidForNetwork(ip=address, network_id=net_id) from None
+    except errors.IpAddressAlreadyAllocated:
+        raise FixedIpAlreadyInUse(f"Fixed IP {address} is already in use.") from None
+    except errors.OverQuota:
+        raise PortLimitExceeded() from None
+    except errors.IpAddressGenerationFailure:
+        raise NoMoreFixedIps(net=net_id) from None
+    return row
+
+
+async def _existing(session: AsyncSession, instance_uuid: str) -> bool:
+    stmt = select(InstanceVif.port_id).where(InstanceVif.instance_uuid == instance_uuid)
+    return await session.scalar(stmt.limit(1)) is not None
+
+
+async def allocate_for_instance(
+    runtime: Runtime, ctx: RequestContext, msg: AllocateForInstance
+) -> NetworkInfo:
+    """Create or bind one port per requested NIC; the instance's ``NetworkInfo``.
+
+    A repeated call for an instance that has its NICs (a redelivered message)
+    answers with them and changes nothing.
+    """
+    instance = msg.instance
+    settings = runtime.settings.network
+    default_group = await secgroups.ensure_default(runtime.db, instance.project_id)
+
+    async def work(session: AsyncSession) -> NetworkInfo:
+        if await _existing(session, instance.uuid):
+            return await nw_info.build(session, instance.uuid)
+        nics = await nic_requests.resolve(
+            session, ctx, instance, msg.requested_networks, msg.bind_host_id
+        )
+        group_ids = await nic_requests.security_group_ids(
+            session, instance.project_id, msg.security_groups
+        )
+        subnets = await nic_requests.subnet_counts(session, [n.network.id for n in nics])
+        for nic in nics:
+            nic_requests.check_port_security(nic, subnets.get(nic.network.id, 0), group_ids)
+        owner = f"compute:{instance.availability_zone}"
+        for position, nic in enumerate(nics):
+            port = nic.port
+            if port is None:
+                groups = group_ids or ([default_group] if nic.network.port_security_enabled else [])
+                port = await _create_port(session, settings, nic, instance.project_id, groups)
+            port_store.bind(port, instance.uuid, owner, msg.bind_host_id)
+            session.add(_vif_row(instance.uuid, nic, port, position))
+        await session.flush()
+        return await nw_info.build(session, instance.uuid)
+
+    return await port_store.with_retries(runtime.db, work)
+
+
+def _vif_row(instance_uuid: str, nic: Nic, port: Port, position: int) -> InstanceVif:
+    return InstanceVif(
+        port_id=port.id,
+        instance_uuid=instance_uuid,
+        network_id=port.network_id,
+        position=position,
+        tag=nic.request.tag,
+        preserve_on_delete=nic.port is not None,
+    )
+
+
+async def deallocate_for_instance(
+    runtime: Runtime, ctx: RequestContext, instance_uuid: str
+) -> None:
+    """Delete the ports made for the instance and unbind the user's own; again is a no-op."""
+
+    async def work(session: AsyncSession) -> None:
+        vifs = {
+            v.port_id: v
+            for v in await session.scalars(
+                select(InstanceVif).where(InstanceVif.instance_uuid == instance_uuid)
+            )
+        }
+        stmt = select(Port).where(Port.device_id == instance_uuid, access.port_filter(ctx))
+        for port in await session.scalars(stmt):
+            vif = vifs.pop(port.id, None)
+            if vif is not None and vif.preserve_on_delete:
+                port_store.unbind(port)
+                await session.delete(vif)
+            else:
+                await port_store.remove(session, port)
+        await _forget_orphans(session, list(vifs))
+
+    await port_store.with_retries(runtime.db, work)
+
+
+async def _forget_orphans(session: AsyncSession, port_ids: list[Any]) -> None:
+    """Records of ports that are gone (a user deleted an attached port)."""
+    if not port_ids:
+        return
+    alive = set(await session.scalars(select(Port.id).where(Port.id.in_(port_ids))))
+    gone = [p for p in port_ids if p not in alive]
+    if gone:
+        await session.execute(delete(InstanceVif).where(InstanceVif.port_id.in_(gone)))

@@ -1,0 +1,75 @@
+"""What the network service answers on the bus: Nova's ``nova/network/neutron.py`` API.
+
+``requested_networks`` is what ``POST /servers`` asked for: a list of
+``NetworkRequest`` (Nova's ``(network_id, port_id, fixed_ip, tag)``), or
+microversion 2.37's ``"auto"`` / ``"none"``, or ``None`` when the request
+named no networks (before 2.37), which is treated as ``"auto"`` except that
+having no network at all is not an error.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from cumulo.network.model import NetworkInfo
+from cumulo.rpc.messages import Message
+
+__all__ = [
+    "AllocateForInstance",
+    "DeallocateForInstance",
+    "GetInstanceNwInfo",
+    "InstanceRef",
+    "MaxCount",
+    "NetworkInfo",
+    "NetworkRequest",
+    "RequestedNetworks",
+    "ValidateNetworks",
+]
+
+
+class NetworkRequest(BaseModel):
+    """One NIC: a network, or a port the user made; an address; a device tag."""
+
+    network_id: str | None = None
+    port_id: str | None = None
+    fixed_ip: str | None = None
+    tag: str | None = None
+
+
+RequestedNetworks = list[NetworkRequest] | Literal["auto", "none"] | None
+
+
+class InstanceRef(BaseModel):
+    """The instance fields allocation needs (Nova passes the whole instance)."""
+
+    uuid: str
+    project_id: str
+    availability_zone: str = "nova"
+
+
+class AllocateForInstance(Message):
+    instance: InstanceRef
+    requested_networks: RequestedNetworks = None
+    security_groups: list[str] = []
+    bind_host_id: str = ""
+
+
+class DeallocateForInstance(Message):
+    instance_uuid: str
+
+
+class GetInstanceNwInfo(Message):
+    instance_uuid: str
+
+
+class ValidateNetworks(Message):
+    requested_networks: RequestedNetworks = None
+    num_instances: int = 1
+
+
+class MaxCount(Message):
+    """How many of the requested instances the project's port quota allows."""
+
+    count: int

@@ -1,0 +1,119 @@
+"""Ports in the database: create, bind, unbind, delete, inside a caller's transaction.
+
+Both faces use it: the Neutron HTTP API (``ports.py``) and the compute-facing
+API on the bus (``allocation.py``). Addresses and MACs are picked at random and
+made unique by the database's keys; ``with_retries`` runs a whole transaction
+again when a concurrent writer won the same pick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.config import NetworkSettings
+from cumulo.db.base import new_uuid
+from cumulo.db.engine import Database
+from cumulo.db.models.network import InstanceVif, IPAllocation, Network, Port
+from cumulo.network import fixed_ips, ipam, quotas, secgroups
+from cumulo.network.errors import MacAddressInUse, PortSecurityAndIPRequiredForSecurityGroups
+
+T = TypeVar("T")
+ATTEMPTS = 60
+BOUND_VIF_TYPE = "bridge"
+"""What a bound port plugs into: the per-host Linux bridge of its network."""
+
+
+async def with_retries(db: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in a write transaction, again when a concurrent writer took our pick.
+
+    The unique keys on addresses and MACs are what make allocation safe; a
+    violation (or a deadlock the engine broke) only means another transaction
+    won the same random choice.
+    """
+    for attempt in range(ATTEMPTS):
+        try:
+            async with db.write() as session:
+                return await work(session)
+        except (IntegrityError, OperationalError):
+            if attempt == ATTEMPTS - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
+async def check_mac(session: AsyncSession, net_id: str, mac: str) -> None:
+    if await session.scalar(select(Port.id).where(Port.mac_address == mac)) is not None:
+        raise MacAddressInUse(net_id=net_id, mac=mac)
+
+
+async def check_groups(session: AsyncSession, project_id: str, cols: dict[str, Any]) -> None:
+    groups = cols["security_groups"]
+    if groups and not cols["port_security_enabled"]:
+        raise PortSecurityAndIPRequiredForSecurityGroups()
+    await secgroups.check_groups(session, project_id, groups)
+
+
+async def ips_of(session: AsyncSession, port_ids: list[str]) -> dict[str, list[IPAllocation]]:
+    rows = await session.scalars(select(IPAllocation).where(IPAllocation.port_id.in_(port_ids)))
+    found: dict[str, list[IPAllocation]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (r.subnet_id, r.ip_address)):
+        found[row.port_id].append(row)
+    return found
+
+
+async def create(
+    session: AsyncSession,
+    settings: NetworkSettings,
+    net: Network,
+    project_id: str,
+    cols: dict[str, Any],
+    requested_ips: list[Any] | None,
+) -> tuple[Port, list[IPAllocation]]:
+    """A new port on ``net`` with column values ``cols``, its MAC and addresses.
+
+    ``cols`` may name ``mac_address`` and must hold ``security_groups`` (ids of
+    ``project_id``'s groups). Raises ``OverQuota`` past the project's port quota.
+    """
+    await quotas.check_quota(session, settings, project_id, "port")
+    cols = dict(cols)
+    cols["network_id"] = net.id
+    mac = cols.pop("mac_address", None)
+    if mac is not None:
+        await check_mac(session, net.id, mac)
+    cols.setdefault("port_security_enabled", net.port_security_enabled)
+    await check_groups(session, project_id, cols)
+    row = Port(id=new_uuid(), project_id=project_id, mac_address=mac or ipam.new_mac(), **cols)
+    session.add(row)
+    await session.flush()
+    ips = await fixed_ips.allocate(session, net.id, row.id, requested_ips)
+    await session.flush()
+    return row, ips
+
+
+def bind(row: Port, device_id: str, device_owner: str, host: str) -> None:
+    """Attach ``row`` to a device on ``host`` (Nova's port update at boot)."""
+    row.device_id = device_id
+    row.device_owner = device_owner
+    row.host_id = host
+    row.vif_type = BOUND_VIF_TYPE if host else "unbound"
+    row.revision_number += 1
+
+
+def unbind(row: Port) -> None:
+    """Detach ``row`` from its device, keeping the port and its addresses."""
+    bind(row, "", "", "")
+
+
+async def remove(session: AsyncSession, row: Port) -> None:
+    """Delete ``row``, its addresses, and any record of it on an instance."""
+    await session.execute(delete(IPAllocation).where(IPAllocation.port_id == row.id))
+    await session.execute(delete(InstanceVif).where(InstanceVif.port_id == row.id))
+    await session.delete(row)
