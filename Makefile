@@ -47,6 +47,8 @@ lint: install
 
 bench: install
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/port_bench.py
+	$(BIN)/python bench/image_upload_bench.py
 
 config-reference: install
 	$(BIN)/cumulo config reference > docs/config-reference.md

@@ -133,6 +133,7 @@ RULES: dict[str, Rule] = {
     "compute:keypairs:delete": ADMIN_OR_OWNER_USER,
     "compute:limits": ANYONE,
     "compute:limits:other_project": ADMIN,
+    "compute:network:attach_external_network": ADMIN,
     "compute:quota_sets:show": ADMIN_OR_PROJECT_READER,
     "compute:quota_sets:detail": ADMIN_OR_PROJECT_READER,
     "compute:quota_sets:defaults": ANYONE,

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import exception
+from cumulo.api import policy
 from cumulo.context import RequestContext
 from cumulo.db.models.network import IPAllocation, Network, Port, SecurityGroup, Subnet
 from cumulo.network import access
@@ -160,8 +161,8 @@ async def resolve(
 
 
 def check_external(ctx: RequestContext, nets: Sequence[Network]) -> None:
-    """Only admins attach to an external network that is not shared (Nova's default policy)."""
-    if ctx.is_admin:
+    """Only those the policy allows (admins) attach to an external network that is not shared."""
+    if policy.check(ctx, "compute:network:attach_external_network"):
         return
     for net in nets:
         if net.external and not net.shared:
