@@ -115,6 +115,8 @@ class _Consumer:
 class MemoryTransport:
     """Queues in this process; see the module docstring."""
 
+    durable = False
+
     def __init__(self, name: str = "cumulo", prefetch: int = PREFETCH) -> None:
         self.name = name
         self.prefetch = prefetch

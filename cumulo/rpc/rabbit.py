@@ -113,6 +113,8 @@ class _Subscription:
 class RabbitTransport:
     """Queues on a RabbitMQ broker; see the module docstring."""
 
+    durable = True
+
     def __init__(self, url: str, exchange: str, prefetch: int = PREFETCH) -> None:
         self.url = url
         self.exchange = exchange

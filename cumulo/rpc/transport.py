@@ -33,6 +33,9 @@ class Subscription(Protocol):
 
 
 class Transport(Protocol):
+    durable: bool
+    """Whether queued messages outlive this process (a broker's do; memory's do not)."""
+
     async def send(self, topic: str, body: bytes, *, ttl: float | None = None) -> None:
         """Queue ``body`` on the topic's work queue; drop it after ``ttl`` seconds unread."""
 

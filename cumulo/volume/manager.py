@@ -10,6 +10,8 @@ in ``error`` and no file behind.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Mapping
@@ -92,6 +94,7 @@ class VolumeManager(Manager):
         super().__init__(runtime)
         self.volume_dir = runtime.settings.volume_dir.absolute()
         self.host = f"{socket.gethostname()}@{BACKEND}#{BACKEND}"
+        self._resuming: asyncio.Task[None] | None = None
 
     def handlers(self) -> Mapping[type[Message], Handler]:
         return {
@@ -106,6 +109,43 @@ class VolumeManager(Manager):
             DestroyVolume: self.destroy_volume,
             ExtendVolume: self.extend_volume,
         }
+
+    async def start(self) -> None:
+        """Resume the work a stopped process left unfinished, when no broker kept its messages.
+
+        With the in-memory bus a cast dies with the process, so volumes still
+        ``creating``, ``extending`` or ``deleting`` at start are picked up
+        again (in the background); with RabbitMQ the unacknowledged cast is
+        redelivered instead.
+        """
+        if not service.bus_of(self.runtime).transport.durable:
+            self._resuming = asyncio.create_task(self._resume())
+
+    async def stop(self) -> None:
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
+
+    async def _resume(self) -> None:
+        waiting = (Status.CREATING.value, Status.EXTENDING.value, Status.DELETING.value)
+        async with self.runtime.db.read() as session:
+            found = await session.scalars(select(Volume).where(Volume.status.in_(waiting)))
+            volumes = found.all()
+        for volume in volumes:
+            ctx = RequestContext(
+                user_id=volume.user_id, project_id=volume.project_id, roles=("member",)
+            )
+            LOG.info("Resuming %s of volume %s", volume.status, volume.id)
+            if volume.status == Status.CREATING:
+                await self.build_volume(ctx, BuildVolume(volume_id=volume.id))
+            elif volume.status == Status.DELETING:
+                await self.destroy_volume(ctx, DestroyVolume(volume_id=volume.id))
+            else:
+                size = volume.size
+                await self.extend_volume(
+                    ctx, ExtendVolume(volume_id=volume.id, new_size=size, old_size=size)
+                )
 
     # --- calls from other services ------------------------------------------------------
 
