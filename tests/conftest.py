@@ -8,12 +8,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cumulo.api.app import build_app
 from cumulo.config import BusSettings, Settings
 from cumulo.db import Database, migrate
 from cumulo.manager import MANAGERS, start_managers, stop_managers
 from cumulo.rpc import Bus, make_bus
 from cumulo.runtime import Runtime
+from tests.databases import api_client
 from tests.fakes import STATIC_TOKENS, StaticTokenValidator
 
 
@@ -49,6 +49,5 @@ async def bus(runtime: Runtime) -> AsyncIterator[Bus]:
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client talking to every API in-process (no sockets)."""
-    transport = httpx.ASGITransport(app=build_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://cumulo.test") as client:
+    async with api_client(runtime) as client:
         yield client

@@ -11,10 +11,18 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiomysql
 import asyncpg
+import httpx
 import pytest
+
+from cumulo.api.app import build_app
+from cumulo.config import Settings
+from cumulo.db import Database, migrate
+from cumulo.runtime import Runtime
+from tests.fakes import STATIC_TOKENS, StaticTokenValidator
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -54,3 +62,27 @@ async def fresh_database(engine: str, tmp_path: Path) -> AsyncIterator[str]:
             conn.close()
         return
     raise ValueError(engine)
+
+
+@asynccontextmanager
+async def runtime_on(engine: str, tmp_path: Path, **settings: Any) -> AsyncIterator[Runtime]:
+    """A runtime with the static test tokens on a fresh, migrated database of ``engine``."""
+    async with fresh_database(engine, tmp_path) as url:
+        await migrate.upgrade(url)
+        runtime = Runtime(
+            settings=Settings(state_dir=tmp_path, database={"url": url}, **settings),
+            db=Database(url),
+            token_validator=StaticTokenValidator(STATIC_TOKENS),
+        )
+        try:
+            yield runtime
+        finally:
+            await runtime.close()
+
+
+@asynccontextmanager
+async def api_client(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to every API of ``runtime`` in-process (no sockets)."""
+    transport = httpx.ASGITransport(app=build_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://cumulo.test") as client:
+        yield client

@@ -31,10 +31,11 @@ class SortKey:
     descending: bool = False
 
 
-def parse_limit(raw: str | None, max_limit: int) -> int:
-    """The page size asked for, never above ``max_limit``; ``max_limit`` when not asked."""
+def parse_limit(raw: str | None, max_limit: int, default: int | None = None) -> int:
+    """The page size asked for, never above ``max_limit``; ``default`` (else ``max_limit``)
+    when not asked."""
     if raw is None:
-        return max_limit
+        return max_limit if default is None else default
     try:
         value = int(raw)
     except ValueError:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cumulo import exception
+from cumulo.api import pagination
 
 SORT_KEYS = (
     "name",
@@ -109,15 +110,7 @@ def parse(
 
 
 def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise exception.Invalid("limit param must be an integer") from None
-    if value < 0:
-        raise exception.Invalid("limit param must be positive")
-    return min(value, MAX_LIMIT)
+    return pagination.parse_limit(raw, MAX_LIMIT, default=DEFAULT_LIMIT)
 
 
 def _sort_key(key: str) -> str:

@@ -9,12 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cumulo.api.app import build_app
-from cumulo.config import Settings
-from cumulo.db import Database, migrate
-from cumulo.runtime import Runtime
-from tests.databases import ENGINES, fresh_database
-from tests.fakes import STATIC_TOKENS, StaticTokenValidator
+from cumulo.config import ImageSettings
+from tests.databases import ENGINES, api_client, runtime_on
 
 DEMO = {"X-Auth-Token": "demo-token"}
 OCTETS = {**DEMO, "Content-Type": "application/octet-stream"}
@@ -24,19 +20,10 @@ OCTETS = {**DEMO, "Content-Type": "application/octet-stream"}
 async def engine_api(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with fresh_database(request.param, tmp_path) as url:
-        await migrate.upgrade(url)
-        settings = Settings(state_dir=tmp_path, database={"url": url})  # type: ignore[arg-type]
-        settings.image.quota_image_size_total = 1
-        runtime = Runtime(
-            settings=settings, db=Database(url), token_validator=StaticTokenValidator(STATIC_TOKENS)
-        )
-        transport = httpx.ASGITransport(app=build_app(runtime))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client
-        finally:
-            await runtime.close()
+    image = ImageSettings(quota_image_size_total=1)
+    async with runtime_on(request.param, tmp_path, image=image) as runtime:
+        async with api_client(runtime) as client:
+            yield client
 
 
 async def create(api: httpx.AsyncClient, **body: object) -> str:

@@ -9,12 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cumulo.api.app import build_app
-from cumulo.config import Settings
-from cumulo.db import Database, migrate
-from cumulo.runtime import Runtime
-from tests.databases import ENGINES, fresh_database
-from tests.fakes import STATIC_TOKENS, StaticTokenValidator
+from tests.databases import ENGINES, api_client, runtime_on
 
 ADMIN = {"X-Auth-Token": "admin-token"}
 DEMO = {"X-Auth-Token": "demo-token"}
@@ -61,15 +56,5 @@ async def engine_api(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[httpx.AsyncClient]:
     """An in-process API on a fresh, migrated database of each engine."""
-    async with fresh_database(request.param, tmp_path) as url:
-        await migrate.upgrade(url)
-        settings = Settings(state_dir=tmp_path, database={"url": url})  # type: ignore[arg-type]
-        runtime = Runtime(
-            settings=settings, db=Database(url), token_validator=StaticTokenValidator(STATIC_TOKENS)
-        )
-        transport = httpx.ASGITransport(app=build_app(runtime))
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-                yield client
-        finally:
-            await runtime.close()
+    async with runtime_on(request.param, tmp_path) as runtime, api_client(runtime) as client:
+        yield client

@@ -13,9 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from cumulo import exception
-from cumulo.api.app import build_app
-from cumulo.config import BusSettings, NetworkSettings, Settings
-from cumulo.db import Database, migrate
+from cumulo.config import BusSettings, NetworkSettings
 from cumulo.db.models.network import IPAllocation, Port
 from cumulo.manager import start_managers, stop_managers
 from cumulo.network import compute_errors as nova
@@ -24,10 +22,10 @@ from cumulo.network.model import NetworkInfo
 from cumulo.network.rpcapi import NetworkAPI
 from cumulo.rpc import Bus, make_bus
 from cumulo.runtime import Runtime
-from tests.databases import ENGINES, fresh_database
+from tests.databases import ENGINES, api_client, runtime_on
 from tests.fakes import ADMIN as ADMIN_CTX
 from tests.fakes import DEMO as DEMO_CTX
-from tests.fakes import DEMO_PROJECT, STATIC_TOKENS, StaticTokenValidator
+from tests.fakes import DEMO_PROJECT
 from tests.unit.network.conftest import ADMIN, DEMO, V2, Neutron
 
 HOST = "compute1"
@@ -414,29 +412,19 @@ async def test_failure_restores_preexisting_port_and_deletes_created_ones(
 @pytest.fixture(params=ENGINES)
 async def engine_runtime(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Runtime]:
     """A runtime whose network manager serves the in-memory bus, on each engine; port quota 3."""
-    async with fresh_database(request.param, tmp_path) as url:
-        await migrate.upgrade(url)
-        settings = Settings(
-            state_dir=tmp_path,
-            database={"url": url},
-            network=NetworkSettings(quota_port=3),
-        )
-        runtime = Runtime(
-            settings=settings, db=Database(url), token_validator=StaticTokenValidator(STATIC_TOKENS)
-        )
+    network = NetworkSettings(quota_port=3)
+    async with runtime_on(request.param, tmp_path, network=network) as runtime:
         runtime.bus = make_bus(BusSettings(transport="memory", call_timeout=30.0))
         managers = await start_managers(runtime, ["network"])
         try:
             yield runtime
         finally:
             await stop_managers(managers)
-            await runtime.close()
 
 
 async def test_concurrent_allocations_stay_within_port_quota(engine_runtime: Runtime) -> None:
     """Two NICs each for four instances at once, port quota 3: one gets both, no one half."""
-    transport = httpx.ASGITransport(app=build_app(engine_runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+    async with api_client(engine_runtime) as client:
         net = await _net(Neutron(client))
     assert engine_runtime.bus is not None
     network_api = NetworkAPI(engine_runtime.bus)
