@@ -25,6 +25,8 @@ from cumulo.api.pagination import SortKey
 from cumulo.context import RequestContext
 from cumulo.db.models.volume import Volume
 from cumulo.volume import errors
+from cumulo.volume.http import version
+from cumulo.volume.microversions import Feature, supports
 from cumulo.volume.schemas import boolean
 
 SORT_COLUMNS = {
@@ -38,6 +40,24 @@ SORT_COLUMNS = {
     "availability_zone": Volume.availability_zone,
     "bootable": Volume.bootable,
 }
+
+
+FILTERS = frozenset({"name", "display_name", "status", "availability_zone", "bootable", "size",
+                     "metadata"})  # fmt: skip
+"""The filters cumulo applies. Cinder's default resource_filters also name migration_status,
+group_id, created_at and updated_at; cumulo has no groups or migrations, so those are refused."""
+NOT_FILTERS = frozenset({"limit", "marker", "sort", "sort_key", "sort_dir", "offset",
+                         "all_tenants", "project_id", "with_count", "is_public"})  # fmt: skip
+
+
+def reject_invalid_filters(ctx: RequestContext, params: dict[str, str]) -> None:
+    """From 3.33 a non-admin's unknown filter is a 400, as Cinder's ``reject_invalid_filters``."""
+    if ctx.is_admin:
+        return
+    invalid = sorted(k for k in params if k not in FILTERS and k not in NOT_FILTERS)
+    if invalid:
+        found = ",".join(invalid)
+        raise errors.InvalidInput(reason=f"Invalid filters {found} are found in query options.")
 
 
 class MarkerNotFound(exception.NotFound):
@@ -95,6 +115,11 @@ def filtered(ctx: RequestContext, params: dict[str, str]) -> Select[Any]:
             stmt = stmt.where(column == params[key])
     if "bootable" in params:
         stmt = stmt.where(Volume.bootable == boolean("bootable", params["bootable"]))
+    if "size" in params:
+        try:
+            stmt = stmt.where(Volume.size == int(params["size"]))
+        except ValueError:
+            raise errors.InvalidInput(reason=f"Invalid size filter: {params['size']}") from None
     return stmt
 
 
@@ -103,6 +128,8 @@ async def list_volumes(
 ) -> tuple[list[Volume], int | None, int | None]:
     """A page of the volumes ``ctx`` may see, its limit, and the total count if asked."""
     params = dict(request.query_params)
+    if supports(version(request), Feature.RESOURCE_FILTER):
+        reject_invalid_filters(ctx, params)
     stmt = filtered(ctx, params)
     limit = pagination.parse_limit(params.get("limit"), max_limit)
     keys = sort_keys(params)

@@ -20,6 +20,7 @@ class Feature(enum.Enum):
     VOLUME_LIST_SUMMARY = "3.12"  # GET /volumes/summary
     ATTACHMENT_COMPLETE = "3.44"  # os-complete on attachments
     VOLUME_COUNT = "3.45"  # with_count on volume lists
+    RESOURCE_FILTER = "3.33"  # unknown list filters are refused (for non-admins)
     SHARED_TARGETS = "3.48"  # shared_targets and service_uuid
     ATTACHMENT_MODE = "3.54"  # mode on attachment create
     CLUSTER_NAME = "3.61"  # admins see cluster_name

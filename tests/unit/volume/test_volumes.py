@@ -331,3 +331,20 @@ async def test_availability_zones(api: httpx.AsyncClient) -> None:
     assert resp.json() == {
         "availabilityZoneInfo": [{"zoneName": "nova", "zoneState": {"available": True}}]
     }
+
+
+async def test_unknown_filters_are_refused_from_333_for_non_admins(
+    api: httpx.AsyncClient, bus: Bus
+) -> None:
+    await available_volume(api, name="sized", size=2)
+    by_size = await api.get(f"{DEMO_URL}/volumes?size=2", headers=DEMO_H)
+    assert [v["name"] for v in by_size.json()["volumes"]] == ["sized"]
+    old = {**DEMO_H, "OpenStack-API-Version": "volume 3.32"}
+    assert (await api.get(f"{DEMO_URL}/volumes?colour=red", headers=old)).status_code == 200
+    refused = await api.get(f"{DEMO_URL}/volumes?colour=red&group_id=x", headers=DEMO_H)
+    assert refused.status_code == 400
+    assert refused.json()["badRequest"]["message"] == (
+        "Invalid input received: Invalid filters colour,group_id are found in query options."
+    )
+    admin = await api.get(f"{ADMIN_URL}/volumes?colour=red", headers=ADMIN_H)
+    assert admin.status_code == 200
