@@ -10,6 +10,7 @@ a write it is refused rather than silently applied to the whole project.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import Depends
@@ -62,10 +63,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _body_model(version: APIVersion) -> type[BaseModel]:
-    fields: dict[str, Any] = {name: (Limit | None, None) for name in shown(version)}
+@functools.cache
+def _body_model(names: tuple[str, ...]) -> type[BaseModel]:
+    """The PUT body schema for the resources ``names`` (built once per set of names)."""
+    fields: dict[str, Any] = {name: (Limit | None, None) for name in names}
     quota_set = create_model("QuotaSet", __base__=_Strict, force=(Boolean, False), **fields)
     return create_model("UpdateBody", __base__=_Strict, quota_set=(quota_set, ...))
+
+
+def _quota_set(project_id: str, limits: dict[str, int], version: APIVersion) -> JSON:
+    return JSON({"quota_set": {"id": project_id, **{n: limits[n] for n in shown(version)}}})
 
 
 async def _params(request: Request) -> query.Params:
@@ -86,8 +93,7 @@ async def show(
     policy.enforce(ctx, "compute:quota_sets:show", {"project_id": project_id})
     async with http.db(request).read() as session:
         limits = await quotas.project_limits(session, http.settings(request), project_id)
-    names = shown(http.version(request))
-    return JSON({"quota_set": {"id": project_id, **{n: limits[n] for n in names}}})
+    return _quota_set(project_id, limits, http.version(request))
 
 
 async def detail(
@@ -109,8 +115,7 @@ async def defaults(
 ) -> JSON:
     policy.enforce(ctx, "compute:quota_sets:defaults", {"project_id": project_id})
     limits = quotas.default_limits(http.settings(request))
-    names = shown(http.version(request))
-    return JSON({"quota_set": {"id": project_id, **{n: limits[n] for n in names}}})
+    return _quota_set(project_id, limits, http.version(request))
 
 
 async def update(
@@ -119,7 +124,7 @@ async def update(
     version = http.version(request)
     params = await _params(request)
     body = await read_json(request, http.runtime(request).settings.api.max_body_bytes)
-    wanted = validate(_body_model(version), body).quota_set  # type: ignore[attr-defined]
+    wanted = validate(_body_model(shown(version)), body).quota_set  # type: ignore[attr-defined]
     policy.enforce(ctx, "compute:quota_sets:update", {"project_id": project_id})
     _no_user_quotas(params)
     changes = {
