@@ -9,6 +9,7 @@ environment variables ``CUMULO_<SECTION>__<OPTION>`` (for example
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -77,6 +78,72 @@ class ComputeSettings(_Section):
     quota_key_pairs: int = Field(100, description="Default key pairs per user.")
     quota_server_groups: int = Field(10, description="Default server groups per project.")
     quota_server_group_members: int = Field(10, description="Default servers per server group.")
+    driver: Literal["fake"] = Field(
+        "fake", description="Hypervisor driver of the compute hosts this process runs."
+    )
+    hosts: list[str] = Field(
+        default_factory=list,
+        description="Compute hosts this process runs (embedded mode may run several); "
+        "empty: one, named after this machine.",
+    )
+    max_attempts: int = Field(
+        3, ge=1, description="Hosts a build may try (the first and its alternates)."
+    )
+    network_allocate_retries: int = Field(
+        3, ge=0, description="Retries of a failed network allocation during a build."
+    )
+    network_allocate_backoff_cap: float = Field(
+        30.0, description="Longest wait, in seconds, between network allocation retries."
+    )
+    service_down_time: float = Field(
+        60.0, description="Seconds without a heartbeat after which a compute host is down."
+    )
+    report_interval: float = Field(
+        10.0, description="Seconds between a compute host's heartbeats and resource reports."
+    )
+    stuck_task_timeout: float = Field(
+        600.0, description="Seconds after which `cumulo audit` reports an instance stuck in a task."
+    )
+    max_local_block_devices: int = Field(
+        3, description="Local disks (image, ephemeral, swap) a server may have (-1: no limit)."
+    )
+    enable_instance_password: bool = Field(
+        True, description="Answer a server create with its adminPass."
+    )
+    cpu_allocation_ratio: float = Field(4.0, description="vCPU overcommit of every host.")
+    ram_allocation_ratio: float = Field(1.0, description="RAM overcommit of every host.")
+    disk_allocation_ratio: float = Field(1.0, description="Disk overcommit of every host.")
+    reserved_host_cpus: int = Field(0, description="vCPUs of a host kept from guests.")
+    reserved_host_memory_mb: int = Field(0, description="MiB of a host's RAM kept from guests.")
+    reserved_host_disk_mb: int = Field(0, description="MiB of a host's disk kept from guests.")
+
+
+class SchedulerSettings(_Section):
+    host_subset_size: int = Field(
+        1, ge=1, description="Pick randomly among this many best-weighed hosts."
+    )
+    ram_weight_multiplier: float = Field(1.0, description="Weight of free RAM (negative: stack).")
+    cpu_weight_multiplier: float = Field(1.0, description="Weight of free vCPUs.")
+    disk_weight_multiplier: float = Field(1.0, description="Weight of free disk.")
+    build_failure_weight_multiplier: float = Field(
+        1_000_000.0, description="Penalty of each recent build failure on a host."
+    )
+
+
+class FakeDriverSettings(_Section):
+    """The fake hypervisor: resources it reports, and failures it injects for tests."""
+
+    vcpus: int = Field(1000, description="vCPUs each fake host reports.")
+    memory_mb: int = Field(800_000, description="MiB of RAM each fake host reports.")
+    local_gb: int = Field(600_000, description="GiB of disk each fake host reports.")
+    spawn_delay: float = Field(0.0, description="Seconds each spawn takes.")
+    fail_spawn_hosts: list[str] = Field(
+        default_factory=list, description="Hosts whose spawns fail."
+    )
+    fail_spawn: Literal["retryable", "fatal"] = Field(
+        "retryable",
+        description="How spawns on fail_spawn_hosts fail: retryable (reschedule) or fatal (abort).",
+    )
 
 
 class ImageSettings(_Section):
@@ -140,6 +207,8 @@ class Settings(BaseSettings):
     bus: BusSettings = Field(default_factory=BusSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    fake_driver: FakeDriverSettings = Field(default_factory=FakeDriverSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     volume: VolumeSettings = Field(default_factory=VolumeSettings)
@@ -161,6 +230,10 @@ class Settings(BaseSettings):
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{(self.state_dir / 'cumulo.db').resolve()}"
+
+    @property
+    def compute_hosts(self) -> list[str]:
+        return self.compute.hosts or [socket.gethostname()]
 
     @property
     def image_dir(self) -> Path:
