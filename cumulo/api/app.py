@@ -80,7 +80,7 @@ async def _not_found(scope: Scope, send: Send, prefixes: Iterable[str]) -> None:
 # Each prefix's app builder, imported only when that API is served.
 _BUILDERS = {
     "identity": "cumulo.identity.api",
-    "compute": "cumulo.compute.api",
+    "compute": "cumulo.compute.routes",
     "image": "cumulo.image.api",
     "networking": "cumulo.network.api",
     "volume": "cumulo.volume.api",

@@ -96,3 +96,38 @@ class FlavorIsPublic(Conflict):
 
 class KeyPairExists(Conflict):
     message = "Key pair '%(key_name)s' already exists."
+
+
+# --- servers, server groups, hosts -------------------------------------------------------
+
+
+class MarkerNotFound(Invalid):
+    message = "marker [%(marker)s] not found"
+
+
+class InstanceNotFound(NotFound):
+    message = "Instance %(instance_id)s could not be found."
+
+
+class InstanceActionNotFound(NotFound):
+    message = "Action for request_id %(request_id)s on instance %(instance_uuid)s not found"
+
+
+class InstanceGroupNotFound(NotFound):
+    message = "Instance group %(group_uuid)s could not be found."
+
+
+class ServiceNotFound(NotFound):
+    message = "Service %(service_id)s could not be found."
+
+
+class ComputeHostNotFound(NotFound):
+    message = "Compute host %(host)s could not be found."
+
+
+class HypervisorNotFound(NotFound):
+    message = "Hypervisor with ID '%(hypervisor_id)s' could not be found."
+
+
+class InstanceInvalidState(Conflict):
+    message = "Cannot '%(action)s' instance %(instance_uuid)s while it is in %(attr)s %(state)s"

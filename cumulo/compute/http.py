@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -28,6 +29,16 @@ from cumulo.runtime import Runtime
 API_PREFIX = "v2.1"
 _URL_PROJECT = "url_project_id"
 _LEGACY = re.compile(r"^/v2\.1/([0-9a-fA-F]{32}|[0-9a-fA-F-]{36})(/.*)?$")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One row of the compute route table (``cumulo.compute.routes``)."""
+
+    method: str
+    path: str
+    endpoint: Callable[..., Any]
+    name: str
 
 
 class LegacyProjectPath:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from cumulo.compute.api import ROUTES
+from cumulo.compute.routes import ROUTES
 from tests.fakes import DEMO_PROJECT
 from tests.unit.compute.conftest import ADMIN, DEMO, fault
 

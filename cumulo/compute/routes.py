@@ -1,4 +1,4 @@
-"""The compute API (Nova v2.1 with microversions): its one route table, and the app serving it.
+"""The compute HTTP API (Nova v2.1 with microversions): its one route table, and the app serving it.
 
 Mounted at ``/compute``. The version documents answer without a token;
 every other route authenticates with ``http.caller``. Each route also
@@ -7,10 +7,6 @@ answers under ``/v2.1/{project_id}/…`` (see ``http.LegacyProjectPath``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from fastapi import FastAPI
 
 from cumulo.api.factory import service_app
@@ -18,19 +14,16 @@ from cumulo.compute import availability_zones, limits, quota_sets, versions
 from cumulo.compute.flavors import access as flavor_access
 from cumulo.compute.flavors import api as flavors
 from cumulo.compute.flavors import extra_specs
-from cumulo.compute.http import LegacyProjectPath
+from cumulo.compute.http import LegacyProjectPath, Route
+from cumulo.compute.hypervisors import api as hypervisors
+from cumulo.compute.instance_actions import api as instance_actions
 from cumulo.compute.keypairs import api as keypairs
 from cumulo.compute.microversions import COMPUTE_API
+from cumulo.compute.server_groups import api as server_groups
+from cumulo.compute.servers import api as servers
+from cumulo.compute.servers import read as servers_read
+from cumulo.compute.services import api as services
 from cumulo.runtime import Runtime
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str
-    endpoint: Callable[..., Any]
-    name: str
-
 
 _FLAVOR = "/v2.1/flavors/{flavor_id}"
 _SPEC = _FLAVOR + "/os-extra_specs"
@@ -65,6 +58,12 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", _QUOTA + "/defaults", quota_sets.defaults, "quota_sets:defaults"),
     Route("GET", "/v2.1/os-availability-zone", availability_zones.index, "az:index"),
     Route("GET", "/v2.1/os-availability-zone/detail", availability_zones.detail, "az:detail"),
+    *servers.ROUTES,
+    *servers_read.ROUTES,
+    *instance_actions.ROUTES,
+    *server_groups.ROUTES,
+    *hypervisors.ROUTES,
+    *services.ROUTES,
 )
 
 
