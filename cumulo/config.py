@@ -315,6 +315,6 @@ def _is_section(annotation: Any) -> bool:
 
 
 def _row(name: str, env: str, field: Any) -> str:
-    default = field.default
+    default = field.get_default(call_default_factory=True)
     shown = "(derived)" if default is None else f"`{default}`"
     return f"| `{name}` | `{env}` | {shown} | {field.description or ''} |"
