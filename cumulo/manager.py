@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Mapping
-from typing import ClassVar
 
 from cumulo.rpc.messages import Message
 from cumulo.rpc.server import Handler
@@ -18,10 +17,15 @@ from cumulo.runtime import Runtime
 
 
 class Manager:
-    topic: ClassVar[str]
+    topic: str
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
+
+    @classmethod
+    def for_process(cls, runtime: Runtime) -> list[Manager]:
+        """The managers of this service one process runs: one, or (compute) one per host."""
+        return [cls(runtime)]
 
     def handlers(self) -> Mapping[type[Message], Handler]:
         raise NotImplementedError
@@ -34,6 +38,9 @@ class Manager:
 
 
 MANAGERS: dict[str, str] = {
+    "scheduler": "cumulo.scheduler.manager:SchedulerManager",
+    "conductor": "cumulo.conductor.manager:ConductorManager",
+    "compute": "cumulo.compute.manager:ComputeManager",
     "image": "cumulo.image.manager:ImageManager",
     "network": "cumulo.network.manager:NetworkManager",
     "volume": "cumulo.volume.manager:VolumeManager",
@@ -55,10 +62,10 @@ async def start_managers(runtime: Runtime, services: Iterable[str]) -> list[Mana
     for service in services:
         if service not in MANAGERS:
             continue
-        manager = manager_class(service)(runtime)
-        await runtime.bus.serve(manager.topic, manager.handlers())
-        await manager.start()
-        started.append(manager)
+        for manager in manager_class(service).for_process(runtime):
+            await runtime.bus.serve(manager.topic, manager.handlers())
+            await manager.start()
+            started.append(manager)
     return started
 
 

@@ -97,6 +97,19 @@ class _Server(uvicorn.Server):
             self.on_ready()
 
 
+async def until_stopped() -> None:
+    """Wait for SIGINT or SIGTERM (a process that serves no HTTP: conductor, scheduler, hosts)."""
+    loop = asyncio.get_running_loop()
+    stopped = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopped.set)
+    try:
+        await stopped.wait()
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
 def lock_state_dir(state_dir: Path) -> int:
     """Hold an exclusive lock on the state directory for this process's lifetime."""
     fd = os.open(state_dir / "cumulo.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -169,9 +182,13 @@ async def run_service(
     try:
         managers = await start_managers(runtime, services)
         try:
-            await serve_http(
-                runtime, prefixes, on_ready=lambda: LOG.info("serving %s", ", ".join(prefixes))
-            )
+            if prefixes:
+                await serve_http(
+                    runtime, prefixes, on_ready=lambda: LOG.info("serving %s", ", ".join(prefixes))
+                )
+            else:
+                LOG.info("running %s", ", ".join(m.topic for m in managers))
+                await until_stopped()
         finally:
             await stop_managers(managers)
     finally:

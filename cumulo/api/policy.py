@@ -168,6 +168,7 @@ RULES: dict[str, Rule] = {
     "compute:hypervisors:list": ADMIN,
     "compute:hypervisors:list-detail": ADMIN,
     "compute:hypervisors:show": ADMIN,
+    "compute:hypervisors:uptime": ADMIN,
     "compute:hypervisors:statistics": ADMIN,
     "compute:hypervisors:search": ADMIN,
     "compute:hypervisors:servers": ADMIN,

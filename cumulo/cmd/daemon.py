@@ -91,6 +91,9 @@ def start_background(settings: Settings, config: Path | None) -> None:
     ]
     if config is not None:
         command += ["--config", str(config.resolve())]
+    command += ["--driver", settings.compute.driver]
+    if settings.compute.hosts:
+        command += ["--compute-hosts", str(len(settings.compute.hosts))]
     log_path = settings.state_dir / "cumulo.log"
     with open(log_path, "ab") as log:
         child = subprocess.Popen(

@@ -40,10 +40,17 @@ StateDirOption = Annotated[
 ]
 
 
-def _settings(config: Path | None, state_dir: Path | None = None, **api: object) -> Settings:
+def _settings(
+    config: Path | None,
+    state_dir: Path | None = None,
+    compute: dict[str, object] | None = None,
+    **api: object,
+) -> Settings:
     overrides: dict[str, object] = {}
     if state_dir is not None:
         overrides["state_dir"] = state_dir
+    if compute:
+        overrides["compute"] = compute
     api_values = {k: v for k, v in api.items() if v is not None}
     if api_values:
         overrides["api"] = api_values
@@ -64,9 +71,21 @@ def up(
     background: Annotated[
         bool, typer.Option("--background", help="Detach; return once the cloud answers.")
     ] = False,
+    driver: Annotated[
+        str | None, typer.Option(help="Hypervisor driver of the compute hosts (fake).")
+    ] = None,
+    compute_hosts: Annotated[
+        int | None,
+        typer.Option(min=1, help="Run N compute hosts (compute-1 … compute-N) in the process."),
+    ] = None,
 ) -> None:
     """Start the embedded cloud: every service in one process, SQLite, in-memory bus."""
-    settings = _settings(config, state_dir, bind=bind, port=port)
+    compute: dict[str, object] = {}
+    if driver is not None:
+        compute["driver"] = driver
+    if compute_hosts is not None:
+        compute["hosts"] = [f"compute-{i}" for i in range(1, compute_hosts + 1)]
+    settings = _settings(config, state_dir, compute, bind=bind, port=port)
     try:
         if background:
             daemon.start_background(settings, config)
@@ -96,6 +115,9 @@ class ServiceName(StrEnum):
     image = "image"
     network = "network"
     volume = "volume"
+    conductor = "conductor"
+    scheduler = "scheduler"
+    compute_host = "compute-host"
 
 
 SERVICE_PREFIXES: dict[ServiceName, tuple[str, ...]] = {
@@ -106,6 +128,16 @@ SERVICE_PREFIXES: dict[ServiceName, tuple[str, ...]] = {
     ServiceName.network: ("networking",),
     ServiceName.volume: ("volume",),
 }
+"""The HTTP APIs each service serves; conductor, scheduler and compute hosts serve none."""
+
+SERVICE_MANAGERS: dict[ServiceName, tuple[str, ...]] = {
+    ServiceName.image: ("image",),
+    ServiceName.network: ("network",),
+    ServiceName.volume: ("volume",),
+    ServiceName.conductor: ("conductor",),
+    ServiceName.scheduler: ("scheduler",),
+    ServiceName.compute_host: ("compute",),
+}
 
 
 @app.command()
@@ -113,21 +145,62 @@ def serve(
     service: Annotated[ServiceName, typer.Argument(help="Which service this process runs.")],
     config: ConfigOption = None,
     port: Annotated[int | None, typer.Option(help="Override [api] port.")] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(help="compute-host: the host name(s) it runs (default [compute] hosts)."),
+    ] = None,
 ) -> None:
     """Run one service in its own process (distributed mode: PostgreSQL/MariaDB, RabbitMQ).
 
-    ``api`` serves every HTTP API on one port; a service name serves that API alone
-    together with the service's manager on the bus.
+    ``api`` serves every HTTP API on one port; ``identity``, ``compute``, ``image``,
+    ``network`` and ``volume`` serve their API, with their manager on the bus for the
+    last three; ``conductor``, ``scheduler`` and ``compute-host`` run only their manager.
     """
     from cumulo.server import run, run_service
 
-    settings = _settings(config, port=port)
+    settings = _settings(config, compute={"hosts": host} if host else None, port=port)
     setup_logging(settings.log.level, settings.log.file)
     try:
-        managers = () if service is ServiceName.api else (service.value,)
-        run(lambda: run_service(settings, SERVICE_PREFIXES[service], managers))
+        prefixes = SERVICE_PREFIXES.get(service, ())
+        managers = SERVICE_MANAGERS.get(service, ())
+        run(lambda: run_service(settings, prefixes, managers))
     except CumuloError as exc:
         _fail(exc)
+
+
+@app.command()
+def audit(
+    state_dir: StateDirOption = None,
+    config: ConfigOption = None,
+    repair: Annotated[bool, typer.Option("--repair", help="Fix what is found.")] = False,
+) -> None:
+    """List leaked ports, attachments, claims and usage, and instances stuck in a task.
+
+    Exits 1 when it finds anything (even when ``--repair`` fixed it), 0 when clean.
+    """
+    from cumulo import audit as auditing
+    from cumulo.runtime import Runtime
+    from cumulo.server import run
+
+    settings = _settings(config, state_dir)
+    found: list[auditing.Finding] = []
+
+    async def main() -> None:
+        runtime = Runtime.from_settings(settings)
+        try:
+            found.extend(await auditing.run(runtime, repair))
+        finally:
+            await runtime.close()
+
+    run(main)
+    for finding in found:
+        typer.echo(finding.line())
+    if found:
+        verb = "repaired" if repair else "found"
+        typer.echo(f"{len(found)} finding(s) {verb}.", err=True)
+    else:
+        typer.echo("clean: nothing leaked, nothing stuck.")
+    raise typer.Exit(1 if found else 0)
 
 
 @app.command("bootstrap")

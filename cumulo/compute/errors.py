@@ -28,7 +28,7 @@
 
 from __future__ import annotations
 
-from cumulo.exception import Conflict, Invalid, NotFound, OverQuota
+from cumulo.exception import Conflict, CumuloError, Forbidden, Invalid, NotFound, OverQuota
 
 
 class ValidationError(Invalid):
@@ -131,3 +131,123 @@ class HypervisorNotFound(NotFound):
 
 class InstanceInvalidState(Conflict):
     message = "Cannot '%(action)s' instance %(instance_uuid)s while it is in %(attr)s %(state)s"
+
+
+# --- the build of an instance on its host ------------------------------------------------
+
+
+class RescheduledException(CumuloError):
+    """The build failed on this host and may succeed on another."""
+
+    message = "Build of instance %(instance_uuid)s was re-scheduled: %(reason)s"
+
+
+class BuildAbortException(CumuloError):
+    """The build failed in a way no other host would avoid."""
+
+    message = "Build of instance %(instance_uuid)s aborted: %(reason)s"
+
+
+# --- server create ------------------------------------------------------------------------
+
+
+class ImageNotFoundForBoot(Invalid):
+    message = "Can not find requested image"
+
+
+class ImageNotActive(Invalid):
+    message = "Image %(image_id)s is not active."
+
+
+class MissingImageRef(Invalid):
+    message = "Missing imageRef attribute"
+
+
+class FlavorDiskSmallerThanImage(Invalid):
+    message = (
+        "Flavor's disk is too small for requested image. Flavor disk is %(flavor_size)i bytes, "
+        "image is %(image_size)i bytes."
+    )
+
+
+class FlavorDiskSmallerThanMinDisk(Invalid):
+    message = (
+        "Flavor's disk is smaller than the minimum size specified in image metadata. Flavor "
+        "disk is %(flavor_size)i bytes, minimum size is %(image_min_disk)i bytes."
+    )
+
+
+class FlavorMemoryTooSmall(Invalid):
+    message = "Flavor's memory is too small for requested image."
+
+
+class BootFromVolumeRequiredForZeroDiskFlavor(Forbidden):
+    message = "Only volume-backed servers are allowed for flavors with zero disk."
+
+
+class InvalidKeyName(Invalid):
+    message = "Invalid key_name provided."
+
+
+class InvalidUserData(Invalid):
+    message = "User data needs to be valid base 64."
+
+
+class InvalidAvailabilityZone(Invalid):
+    message = "The requested availability zone is not available"
+
+
+class MetadataLimitExceeded(Forbidden):
+    message = "Quota exceeded for metadata items: maximum number of %(allowed)d exceeded"
+
+
+class TooManyInstances(OverQuota):
+    message = (
+        "Quota exceeded for %(overs)s: Requested %(req)s, but already used %(used)s of "
+        "%(allowed)s %(overs)s"
+    )
+
+
+class GroupMemberQuotaExceeded(OverQuota):
+    message = "Quota exceeded, too many servers in group"
+
+
+class InvalidBDM(Invalid):
+    message = "Block Device Mapping is Invalid: %(details)s"
+
+
+class InvalidBDMBootSequence(InvalidBDM):
+    message = (
+        "Block Device Mapping is Invalid: Boot sequence for the instance and image/block "
+        "device mapping combination is not valid."
+    )
+
+
+class InvalidBDMVolume(InvalidBDM):
+    message = "Block Device Mapping is Invalid: failed to get volume %(id)s."
+
+
+class InvalidBDMImage(InvalidBDM):
+    message = "Block Device Mapping is Invalid: failed to get image %(id)s."
+
+
+class InvalidBDMSnapshot(InvalidBDM):
+    message = "Block Device Mapping is Invalid: failed to get snapshot %(id)s."
+
+
+class InvalidBDMLocalsLimit(InvalidBDM):
+    message = (
+        "Block Device Mapping is Invalid: You specified more local devices than the limit allows"
+    )
+
+
+class InvalidVolume(Invalid):
+    message = "Invalid volume: %(reason)s"
+
+
+class InstanceIsLocked(Conflict):
+    message = "Instance %(instance_uuid)s is locked"
+
+
+class InstanceNotReady(Conflict):
+    message = "Instance %(instance_id)s is not ready"

@@ -6,19 +6,21 @@ defaults for the rest. -1 means unlimited.
 
 Usage is counted from the resources themselves. Each counter answers for
 the resources it owns; ``count_instances`` is the one place that counts
-servers (instances, cores, ram) and answers 0 until servers exist.
+servers (instances, cores, ram).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.compute.errors import KeypairLimitExceeded
+from cumulo.compute.states import VmState
 from cumulo.config import ComputeSettings
 from cumulo.db.models.compute import KeyPair, Quota
+from cumulo.db.models.instances import Instance, ServerGroup
 from cumulo.exception import OverQuota
 
 UNLIMITED = -1
@@ -94,15 +96,32 @@ Counter = Callable[[AsyncSession, str | None], Awaitable[dict[str, int]]]
 async def count_instances(session: AsyncSession, project_id: str | None) -> dict[str, int]:
     """Servers of ``project_id`` and the vCPUs and RAM their flavors hold.
 
-    There are no servers yet; the servers work replaces this body with a
-    count of the project's live instances (ERROR ones included, as Nova counts).
+    Live instances count, ERROR ones too, as in Nova; except an instance that
+    failed to be placed or whose build was aborted: it holds no host, and its
+    quota was given back with its claim.
     """
-    return {"instances": 0, "cores": 0, "ram": 0}
+    holds = or_(Instance.vm_state != VmState.ERROR, Instance.host.is_not(None))
+    stmt = select(
+        func.count(), func.coalesce(func.sum(Instance.vcpus), 0),
+        func.coalesce(func.sum(Instance.memory_mb), 0),
+    ).where(
+        Instance.project_id == project_id,
+        Instance.deleted == 0,
+        Instance.vm_state != VmState.SOFT_DELETED,
+        holds,
+    )  # fmt: skip
+    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+        stmt = stmt.with_for_update(read=True)
+    row = (await session.execute(stmt)).one()
+    return {"instances": int(row[0]), "cores": int(row[1]), "ram": int(row[2])}
 
 
 async def count_server_groups(session: AsyncSession, project_id: str | None) -> dict[str, int]:
-    """Server groups of ``project_id``: none until server groups exist."""
-    return {"server_groups": 0}
+    """Server groups of ``project_id``."""
+    count = await session.scalar(
+        select(func.count()).select_from(ServerGroup).where(ServerGroup.project_id == project_id)
+    )
+    return {"server_groups": count or 0}
 
 
 # The project-wide usage shown by /limits. Per-user counts (key pairs, server

@@ -1,9 +1,8 @@
 """``/v2.0/quotas``: per-project limits (defaults from ``settings.network``), usage, and the check.
 
-The check is strict under concurrency: on PostgreSQL and MariaDB it first
-takes the project's row in ``network_quota_locks`` (an upsert holds the row
-lock until commit), so concurrent creates of one resource in one project
-count and insert one after the other. SQLite serialises every writer already.
+The check is strict under concurrency: it first holds the project's row in
+``network_quota_locks`` (``cumulo.db.locks.hold_row``), so concurrent creates
+of one resource in one project count and insert one after the other.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api.auth import context
@@ -21,6 +19,7 @@ from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
 from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
+from cumulo.db.locks import hold_row
 from cumulo.db.models.network import (
     Network,
     NetworkQuota,
@@ -73,22 +72,6 @@ async def limits(
     return defaults(settings) | {row.resource: row.limit for row in rows}
 
 
-async def _serialize(session: AsyncSession, project_id: str, resource: str) -> None:
-    """Hold the (project, resource) lock row until this transaction ends."""
-    dialect = session.get_bind().dialect.name
-    values = {"project_id": project_id, "resource": resource}
-    if dialect == "postgresql":
-        pg = postgresql.insert(QuotaLock).values(**values)
-        await session.execute(
-            pg.on_conflict_do_update(
-                index_elements=["project_id", "resource"], set_={"resource": pg.excluded.resource}
-            )
-        )
-    elif dialect in ("mysql", "mariadb"):
-        my = mysql.insert(QuotaLock).values(**values)
-        await session.execute(my.on_duplicate_key_update(resource=my.inserted.resource))
-
-
 async def used(session: AsyncSession, project_id: str, resource: str) -> int:
     """How many ``resource`` the project has, as committed now (not as of an older snapshot)."""
     model = COUNTED[resource]
@@ -106,7 +89,7 @@ async def check_quota(
     limit = (await limits(session, settings, project_id))[resource]
     if limit < 0:
         return
-    await _serialize(session, project_id, resource)
+    await hold_row(session, QuotaLock, project_id=project_id, resource=resource)
     if await used(session, project_id, resource) >= limit:
         raise OverQuota(overs=[resource])
 

@@ -43,7 +43,8 @@ class HostState:
     up: bool = True
     failed_builds: int = 0
     instances: set[str] = field(default_factory=set)
-    """Uuids of the instances on this node (server groups, same/different host)."""
+    """Uuids of instances on this node that the request names (``same_host``/``different_host``
+    hints, server group members); loaded only for such a request."""
     hypervisor_type: str = "QEMU"
     architecture: str = "x86_64"
     aggregate_metadata: dict[str, set[str]] = field(default_factory=dict)
@@ -64,11 +65,12 @@ class HostState:
         return capacity - self.used.disk_gb
 
     def fits(self, wanted: Resources) -> bool:
-        """Placement's capacity rule: ``(total - reserved) * ratio >= used + wanted``."""
+        """Placement's capacity rule: ``(total - reserved) * ratio >= used + wanted``, for each
+        resource asked for (a zero amount fits even an overcommitted node, as in Placement)."""
         return (
-            wanted.vcpus <= self.free_vcpus
-            and wanted.memory_mb <= self.free_ram_mb
-            and wanted.disk_gb <= self.free_disk_gb
+            (not wanted.vcpus or wanted.vcpus <= self.free_vcpus)
+            and (not wanted.memory_mb or wanted.memory_mb <= self.free_ram_mb)
+            and (not wanted.disk_gb or wanted.disk_gb <= self.free_disk_gb)
         )
 
     def consume(self, wanted: Resources, instance_uuid: str) -> None:

@@ -1,2 +1,5 @@
-"""Hypervisor drivers (nova/virt): one driver interface, a ``fake`` and a
-``libvirt`` driver. Arrives with the boot pipeline."""
+"""Hypervisor drivers (``nova/virt``): the interface every driver implements, and the drivers.
+
+``driver.ComputeDriver`` is what the compute manager calls; ``load_driver``
+picks the one ``settings.compute.driver`` names.
+"""

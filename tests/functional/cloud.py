@@ -44,8 +44,8 @@ class Cloud:
     def cumulo(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return run([CUMULO, *args, "--state-dir", str(self.state_dir)], check=check)
 
-    def up(self) -> None:
-        self.cumulo("up", "--port", str(self.port), "--background")
+    def up(self, *extra: str) -> None:
+        self.cumulo("up", "--port", str(self.port), "--background", *extra)
 
     def down(self) -> None:
         self.cumulo("down")

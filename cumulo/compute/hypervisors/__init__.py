@@ -1,1 +1,1 @@
-"""hypervisors"""
+"""Hypervisors: the compute nodes as an admin sees them (``os-hypervisors``)."""

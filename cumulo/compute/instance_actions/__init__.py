@@ -1,1 +1,1 @@
-"""instance_actions"""
+"""Instance actions: what was done to a server, step by step (``os-instance-actions``)."""

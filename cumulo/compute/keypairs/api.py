@@ -67,9 +67,12 @@ async def _store(
     async with http.db(request).write() as session:
         try:
             await quotas.check_key_pairs(session, settings, ctx.project_id, draft.user_id, 0)
+            raced = False
         except errors.KeypairLimitExceeded:
             await keypairs_db.delete_keypair(session, draft.user_id, draft.name)
-            raise
+            raced = True
+    if raced:  # raised only once the delete is committed
+        raise errors.KeypairLimitExceeded()
     return keypair
 
 

@@ -1,1 +1,1 @@
-"""server_groups"""
+"""Server groups: sets of servers placed together or apart (``os-server-groups``)."""

@@ -1,1 +1,1 @@
-"""services"""
+"""Services: the compute service processes, their heartbeats and their state (``os-services``)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 
-from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Double, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.db.base import Base, Timestamp, TimestampMixin, utcnow, uuid_column
@@ -55,9 +55,9 @@ class ComputeNode(TimestampMixin, Base):
     reserved_vcpus: Mapped[int] = mapped_column(Integer, default=0)
     reserved_memory_mb: Mapped[int] = mapped_column(Integer, default=0)
     reserved_disk_gb: Mapped[int] = mapped_column(Integer, default=0)
-    cpu_allocation_ratio: Mapped[float] = mapped_column(Float, default=4.0)
-    ram_allocation_ratio: Mapped[float] = mapped_column(Float, default=1.0)
-    disk_allocation_ratio: Mapped[float] = mapped_column(Float, default=1.0)
+    cpu_allocation_ratio: Mapped[float] = mapped_column(Double, default=4.0)
+    ram_allocation_ratio: Mapped[float] = mapped_column(Double, default=1.0)
+    disk_allocation_ratio: Mapped[float] = mapped_column(Double, default=1.0)
     used_vcpus: Mapped[int] = mapped_column(Integer, default=0)
     used_memory_mb: Mapped[int] = mapped_column(Integer, default=0)
     used_disk_gb: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,7 +24,7 @@ def host(name: str, *, vcpus: int = 4, ram: int = 4096, disk: int = 40, **kw: ob
 
 def spec(**kw: object) -> RequestSpec:
     fields: dict[str, object] = {"flavor": TINY, **kw}
-    return RequestSpec(instance_uuids=["i-1"], project_id="p", **fields)  # type: ignore[arg-type]
+    return RequestSpec(instance_uuids=["i-1"], project_id="p", **fields)
 
 
 def names(hosts: list[HostState]) -> list[str]:
@@ -53,7 +53,6 @@ def test_disabled_down_full_and_retried_hosts_are_removed_with_counts() -> None:
     passing, removed = filtered(hosts, spec(ignore_hosts=["tried"]), TINY_RES)
     assert names(passing) == ["ok"]
     assert removed == {"ComputeFilter": 2, "resources": 1, "retry": 1}
-
 
 
 def test_availability_zone_and_image_properties() -> None:

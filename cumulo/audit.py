@@ -1,0 +1,231 @@
+"""``cumulo audit``: what the cloud holds that no live server accounts for, and its repair.
+
+It reads the database every service shares, so it needs no running service:
+
+- a port bound to a server (``device_owner`` ``compute:…``) that is gone;
+- a volume attachment of a server that is gone;
+- a claim (allocations) of a consumer that is gone or holds no host any
+  more, and a node whose usage is not the sum of its allocations;
+- an instance stuck in a task state for longer than
+  ``compute.stuck_task_timeout``.
+
+With ``repair`` each finding is fixed with the services' own code: ports
+are deallocated as a delete deallocates them, attachments deleted as the
+volume service deletes them, claims released, usage recomputed, a stuck
+build failed (ERROR with a fault) and a stuck delete finished.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.compute import instances
+from cumulo.compute.states import TaskState, VmState
+from cumulo.context import RequestContext
+from cumulo.db.base import utcnow
+from cumulo.db.models.hosts import Allocation, ComputeNode
+from cumulo.db.models.instances import Instance
+from cumulo.db.models.network import Port
+from cumulo.db.models.volume import VolumeAttachment
+from cumulo.exception import CumuloError
+from cumulo.network import allocation
+from cumulo.runtime import Runtime
+from cumulo.scheduler import claims
+from cumulo.volume import attach
+
+ADMIN = RequestContext(user_id="cumulo-audit", roles=("admin",))
+
+
+@dataclass
+class Finding:
+    kind: str
+    ident: str
+    detail: str
+    repair: Callable[[], Awaitable[None]] = field(repr=False)
+
+    def line(self) -> str:
+        return f"{self.kind:<12} {self.ident}  {self.detail}"
+
+
+def _live_instances() -> Select[tuple[str]]:
+    """Instances that may hold resources: live, and not an ERROR that gave its host back."""
+    return select(Instance.uuid).where(
+        Instance.deleted == 0,
+        ~and_(Instance.vm_state == VmState.ERROR, Instance.host.is_(None)),
+    )
+
+
+async def find(runtime: Runtime) -> list[Finding]:
+    """Every leak and stuck instance, each with the coroutine that repairs it."""
+    found: list[Finding] = []
+    found += await _leaked_ports(runtime)
+    found += await _leaked_attachments(runtime)
+    found += await _leaked_allocations(runtime)
+    found += await _stuck_instances(runtime)
+    return found
+
+
+async def _leaked_ports(runtime: Runtime) -> list[Finding]:
+    live = select(Instance.uuid).where(Instance.deleted == 0)
+    async with runtime.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Port.id, Port.device_id).where(
+                    Port.device_owner.like("compute:%"), Port.device_id.not_in(live)
+                )
+            )
+        ).all()
+
+    def repair(instance_uuid: str) -> Callable[[], Awaitable[None]]:
+        return lambda: allocation.deallocate_for_instance(runtime, ADMIN, instance_uuid)
+
+    return [
+        Finding("port", port_id, f"bound to server {device_id}, which is gone", repair(device_id))
+        for port_id, device_id in rows
+    ]
+
+
+async def _leaked_attachments(runtime: Runtime) -> list[Finding]:
+    live = select(Instance.uuid).where(Instance.deleted == 0)
+    async with runtime.db.read() as session:
+        rows = (
+            await session.execute(
+                select(
+                    VolumeAttachment.id, VolumeAttachment.volume_id, VolumeAttachment.instance_uuid
+                ).where(VolumeAttachment.instance_uuid.not_in(live))
+            )
+        ).all()
+
+    def repair(attachment_id: str) -> Callable[[], Awaitable[None]]:
+        return lambda: attach.delete_attachment(runtime, ADMIN, attachment_id)
+
+    return [
+        Finding(
+            "attachment",
+            attachment_id,
+            f"of volume {volume_id} to server {instance_uuid}, which is gone",
+            repair(attachment_id),
+        )
+        for attachment_id, volume_id, instance_uuid in rows
+    ]
+
+
+async def _leaked_allocations(runtime: Runtime) -> list[Finding]:
+    async with runtime.db.read() as session:
+        consumers = list(
+            await session.scalars(
+                select(Allocation.consumer_id)
+                .where(Allocation.consumer_id.not_in(_live_instances()))
+                .distinct()
+            )
+        )
+        mismatched = await claims.usage_mismatches(session)
+
+    def release(consumer: str) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
+            async with runtime.db.write() as session:
+                await claims.release(session, consumer)
+
+        return work
+
+    def recount(node_uuid: str) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
+            async with runtime.db.write() as session:
+                await _recount_usage(session, node_uuid)
+
+        return work
+
+    found = [
+        Finding("allocation", c, "claim of a server that is gone or holds no host", release(c))
+        for c in consumers
+    ]
+    found += [
+        Finding(
+            "usage",
+            m.node_uuid,
+            f"{m.host} records {m.recorded} used but its allocations sum to {m.allocated}",
+            recount(m.node_uuid),
+        )
+        for m in mismatched
+    ]
+    return found
+
+
+async def _recount_usage(session: AsyncSession, node_uuid: str) -> None:
+    used = {
+        rc: int(amount)
+        for rc, amount in (
+            await session.execute(
+                select(Allocation.resource_class, func.sum(Allocation.used))
+                .where(Allocation.node_uuid == node_uuid)
+                .group_by(Allocation.resource_class)
+            )
+        ).all()
+    }
+    await session.execute(
+        update(ComputeNode)
+        .where(ComputeNode.uuid == node_uuid)
+        .values(
+            used_vcpus=used.get("VCPU", 0),
+            used_memory_mb=used.get("MEMORY_MB", 0),
+            used_disk_gb=used.get("DISK_GB", 0),
+            generation=ComputeNode.generation + 1,
+        )
+    )
+
+
+async def _stuck_instances(runtime: Runtime) -> list[Finding]:
+    timeout = datetime.timedelta(seconds=runtime.settings.compute.stuck_task_timeout)
+    cutoff = utcnow() - timeout
+    async with runtime.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Instance.uuid, Instance.vm_state, Instance.task_state).where(
+                    Instance.deleted == 0,
+                    Instance.task_state.is_not(None),
+                    func.coalesce(Instance.updated_at, Instance.created_at) < cutoff,
+                )
+            )
+        ).all()
+
+    def repair(uuid: str, task_state: str) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
+            await allocation.deallocate_for_instance(runtime, ADMIN, uuid)
+            async with runtime.db.write() as session:
+                await claims.release(session, uuid)
+                if task_state == TaskState.DELETING:
+                    await instances.soft_delete(session, uuid)
+                    return
+                await instances.update_instance(
+                    session,
+                    uuid,
+                    {"vm_state": VmState.ERROR, "task_state": None, "host": None, "node": None},
+                    expected_task_state=[task_state],
+                )
+                reason = f"the build was stuck in task state {task_state}"
+                instances.add_fault(session, uuid, StuckInstance(reason=reason), None)
+
+        return work
+
+    return [
+        Finding("stuck", uuid, f"{vm_state}/{task} for over {timeout}", repair(uuid, task))
+        for uuid, vm_state, task in rows
+    ]
+
+
+class StuckInstance(CumuloError):
+    message = "Repaired by cumulo audit: %(reason)s"
+
+
+async def run(runtime: Runtime, repair: bool) -> list[Finding]:
+    """Find, and with ``repair`` fix, every finding; returns what was found."""
+    found = await find(runtime)
+    if repair:
+        for finding in found:
+            await finding.repair()
+    return found

@@ -1,0 +1,208 @@
+"""Instance actions and their events: written by each step of a request, read by the API.
+
+An action is found by (instance uuid, request id), newest first, as Nova's
+``InstanceAction`` objects find it: the API, the conductor and the compute
+host handling one request all carry its request id in their context. Work
+no user asked for (a context without a project, such as a restarted compute
+host finishing a task) has a request id of its own; its events join the
+instance's latest action and leave that action's ``updated_at`` alone, as
+Nova's do.
+
+``updated_at`` of an action moves with every event start and finish, so
+``changes-since`` finds actions still in progress.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.api import pagination
+from cumulo.compute.errors import InstanceActionNotFound
+from cumulo.compute.instance_actions.errors import (
+    ActionMarkerNotFound,
+    InstanceActionEventNotFound,
+)
+from cumulo.context import RequestContext
+from cumulo.db.base import utcnow
+from cumulo.db.models.instances import InstanceAction, InstanceActionEvent
+
+Result = Literal["Success", "Error"]
+
+_NEWEST_FIRST = [
+    pagination.SortKey(InstanceAction.created_at, descending=True),
+    pagination.SortKey(InstanceAction.id, descending=True),
+]
+
+
+# --- write side ----------------------------------------------------------------------------
+
+
+async def action_start(
+    session: AsyncSession, ctx: RequestContext, instance_uuid: str, action: str
+) -> InstanceAction:
+    """Record that ``ctx``'s request started ``action`` (a name from ``names``) on the instance."""
+    now = utcnow()
+    row = InstanceAction(
+        action=action,
+        instance_uuid=instance_uuid,
+        request_id=ctx.request_id,
+        user_id=ctx.user_id,
+        project_id=ctx.project_id,
+        start_time=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def action_finish(
+    session: AsyncSession, ctx: RequestContext, instance_uuid: str, error: bool = False
+) -> InstanceAction:
+    """Mark the request's action finished; ``error`` sets its message to "Error"."""
+    action = await get_action(session, instance_uuid, ctx.request_id)
+    if action is None:
+        raise InstanceActionNotFound(request_id=ctx.request_id, instance_uuid=instance_uuid)
+    now = utcnow()
+    action.finish_time = now
+    action.updated_at = now
+    if error:
+        action.message = "Error"
+    await session.flush()
+    return action
+
+
+async def event_start(
+    session: AsyncSession,
+    ctx: RequestContext,
+    instance_uuid: str,
+    event: str,
+    host: str | None = None,
+) -> InstanceActionEvent:
+    """Record that a step (``compute__do_build_and_run_instance``) of the action began."""
+    action, owned = await _action_for_event(session, ctx, instance_uuid)
+    now = utcnow()
+    row = InstanceActionEvent(action_id=action.id, event=event, start_time=now, host=host)
+    session.add(row)
+    if owned:
+        action.updated_at = now
+    await session.flush()
+    return row
+
+
+async def event_finish(
+    session: AsyncSession,
+    ctx: RequestContext,
+    instance_uuid: str,
+    event: str,
+    result: Result = "Success",
+    traceback: str | None = None,
+    details: str | None = None,
+) -> InstanceActionEvent:
+    """Record how a step ended; an "Error" also marks its action's message "Error".
+
+    A step run twice in one action (a build rescheduled to another host)
+    has one event per run: the newest unfinished one is the one finishing.
+    """
+    action, owned = await _action_for_event(session, ctx, instance_uuid)
+    row = await _open_event(session, action.id, event)
+    now = utcnow()
+    row.finish_time = now
+    row.result = result
+    row.traceback = traceback
+    row.details = details
+    if result.lower() == "error":
+        action.message = "Error"
+    if owned:
+        action.updated_at = now
+    await session.flush()
+    return row
+
+
+async def _action_for_event(
+    session: AsyncSession, ctx: RequestContext, instance_uuid: str
+) -> tuple[InstanceAction, bool]:
+    """The action an event belongs to, and whether it is the request's own action."""
+    action = await get_action(session, instance_uuid, ctx.request_id)
+    if action is not None:
+        return action, True
+    if ctx.project_id is None:
+        latest = await session.scalar(
+            pagination.apply_sort(_of_instance(instance_uuid), _NEWEST_FIRST).limit(1)
+        )
+        if latest is not None:
+            return latest, False
+    raise InstanceActionNotFound(request_id=ctx.request_id, instance_uuid=instance_uuid)
+
+
+async def _open_event(session: AsyncSession, action_id: int, event: str) -> InstanceActionEvent:
+    rows = list(
+        await session.scalars(
+            select(InstanceActionEvent)
+            .where(InstanceActionEvent.action_id == action_id, InstanceActionEvent.event == event)
+            .order_by(InstanceActionEvent.id.desc())
+        )
+    )
+    if not rows:
+        raise InstanceActionEventNotFound(action_id=action_id, event=event)
+    return next((row for row in rows if row.finish_time is None), rows[0])
+
+
+# --- read side -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActionPage:
+    """Which actions of an instance a list asks for (all of them before 2.58)."""
+
+    limit: int | None = None
+    marker: str | None = None
+    changes_since: datetime.datetime | None = None
+    changes_before: datetime.datetime | None = None
+
+
+def _of_instance(instance_uuid: str) -> Select[InstanceAction]:
+    return select(InstanceAction).where(InstanceAction.instance_uuid == instance_uuid)
+
+
+async def get_action(
+    session: AsyncSession, instance_uuid: str, request_id: str
+) -> InstanceAction | None:
+    """The newest action of the instance made by ``request_id``, if any."""
+    stmt = _of_instance(instance_uuid).where(InstanceAction.request_id == request_id)
+    return await session.scalar(pagination.apply_sort(stmt, _NEWEST_FIRST).limit(1))
+
+
+async def list_actions(
+    session: AsyncSession, instance_uuid: str, page: ActionPage
+) -> list[InstanceAction]:
+    """The instance's actions, newest first, filtered by when they last changed."""
+    stmt = _of_instance(instance_uuid)
+    if page.changes_since is not None:
+        stmt = stmt.where(InstanceAction.updated_at >= page.changes_since)
+    if page.changes_before is not None:
+        stmt = stmt.where(InstanceAction.updated_at <= page.changes_before)
+    if page.marker is not None:
+        marker = await get_action(session, instance_uuid, page.marker)
+        if marker is None:
+            raise ActionMarkerNotFound(marker=None)
+        stmt = pagination.after_marker(stmt, _NEWEST_FIRST, marker)
+    stmt = pagination.apply_sort(stmt, _NEWEST_FIRST)
+    if page.limit is not None:
+        stmt = stmt.limit(page.limit)
+    return list(await session.scalars(stmt))
+
+
+async def list_events(session: AsyncSession, action_id: int) -> list[InstanceActionEvent]:
+    """The action's events as Nova lists them: by creation, newest first."""
+    stmt = (
+        select(InstanceActionEvent)
+        .where(InstanceActionEvent.action_id == action_id)
+        .order_by(InstanceActionEvent.created_at.desc(), InstanceActionEvent.id.desc())
+    )
+    return list(await session.scalars(stmt))

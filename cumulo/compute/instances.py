@@ -1,0 +1,147 @@
+"""Reading and changing instance rows: the conditional updates every step of a build makes.
+
+A step names the state it expects (``expected_task_state``, as Nova's
+``instance.save(expected_task_state=…)``) and changes the row only if it is
+still there, live and in that state. When it is not, the step lost a race
+(a delete, a redelivered message) and must stop: ``update_instance`` then
+raises ``UnexpectedTaskState`` or ``InstanceNotFound``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.compute.errors import InstanceNotFound
+from cumulo.compute.states import TaskState, VmState
+from cumulo.context import RequestContext
+from cumulo.db.base import utcnow
+from cumulo.db.models.instances import Instance, InstanceFault
+from cumulo.exception import CumuloError
+
+_ANY = object()
+
+
+class UnexpectedTaskState(CumuloError):
+    code = 409
+    message = "Unexpected task state: expecting %(expected)s but the actual state is %(actual)s"
+
+
+class UnexpectedDeletingTaskState(UnexpectedTaskState):
+    """The instance is being deleted: the step stops and leaves the rest to the delete."""
+
+
+async def get_instance(
+    session: AsyncSession, ctx: RequestContext | None, uuid: str, *, read_deleted: bool = False
+) -> Instance:
+    """The live instance ``uuid`` if ``ctx`` may see it (any project for admin or no ctx)."""
+    stmt = select(Instance).where(Instance.uuid == uuid)
+    if not read_deleted:
+        stmt = stmt.where(Instance.deleted == 0)
+    if ctx is not None and not ctx.is_admin:
+        stmt = stmt.where(Instance.project_id == ctx.project_id)
+    instance = await session.scalar(stmt)
+    if instance is None:
+        raise InstanceNotFound(instance_id=uuid)
+    return instance
+
+
+def _expected_clause(column: Any, expected: Iterable[str | None]) -> Any:
+    states = list(expected)
+    values = [s for s in states if s is not None]
+    clauses = []
+    if values:
+        clauses.append(column.in_(values))
+    if None in states:
+        clauses.append(column.is_(None))
+    return or_(*clauses)
+
+
+async def update_instance(
+    session: AsyncSession,
+    uuid: str,
+    values: Mapping[str, Any],
+    *,
+    expected_task_state: Iterable[str | None] | object = _ANY,
+    expected_vm_state: Iterable[str] | object = _ANY,
+) -> None:
+    """Change the live instance's ``values`` if it is in the expected states, else raise.
+
+    Raises ``InstanceNotFound`` when the row is gone or deleted,
+    ``UnexpectedDeletingTaskState`` when a delete took it over, and
+    ``UnexpectedTaskState`` for any other state.
+    """
+    stmt = update(Instance).where(Instance.uuid == uuid, Instance.deleted == 0)
+    if expected_task_state is not _ANY:
+        assert isinstance(expected_task_state, Iterable)
+        stmt = stmt.where(_expected_clause(Instance.task_state, expected_task_state))
+    if expected_vm_state is not _ANY:
+        assert isinstance(expected_vm_state, Iterable)
+        stmt = stmt.where(Instance.vm_state.in_(list(expected_vm_state)))
+    result = await session.execute(
+        stmt.values(**values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount:  # type: ignore[attr-defined]
+        return
+    row = (
+        await session.execute(
+            select(Instance.task_state, Instance.vm_state).where(
+                Instance.uuid == uuid, Instance.deleted == 0
+            )
+        )
+    ).first()
+    if row is None:
+        raise InstanceNotFound(instance_id=uuid)
+    if row.task_state == TaskState.DELETING:
+        raise UnexpectedDeletingTaskState(expected=expected_task_state, actual=row.task_state)
+    raise UnexpectedTaskState(
+        expected=list(expected_task_state) if isinstance(expected_task_state, Iterable) else "any",
+        actual=f"{row.vm_state}/{row.task_state}",
+    )
+
+
+def add_fault(
+    session: AsyncSession, instance_uuid: str, exc: BaseException, host: str | None
+) -> None:
+    """Record why the instance failed (Nova's ``add_instance_fault_from_exc``).
+
+    The code is the error's own (500 for an unexpected one); the details are
+    the traceback, kept only for a 500, as Nova keeps them.
+    """
+    code = exc.code if isinstance(exc, CumuloError) else 500
+    message = exc.format_message() if isinstance(exc, CumuloError) else type(exc).__name__
+    details = None
+    if code == 500:
+        details = "".join(traceback.format_exception(exc))
+    session.add(
+        InstanceFault(
+            instance_uuid=instance_uuid,
+            code=code,
+            message=message[:255],
+            details=details,
+            host=host,
+        )
+    )
+
+
+async def soft_delete(session: AsyncSession, instance_uuid: str) -> bool:
+    """Mark the instance deleted (``deleted`` = its id); False if it already was."""
+    now = utcnow()
+    result = await session.execute(
+        update(Instance)
+        .where(Instance.uuid == instance_uuid, Instance.deleted == 0)
+        .values(
+            deleted=Instance.id,
+            deleted_at=now,
+            terminated_at=now,
+            vm_state=VmState.DELETED,
+            task_state=None,
+            power_state=0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
