@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,7 +53,7 @@ class Finding:
         return f"{self.kind:<12} {self.ident}  {self.detail}"
 
 
-def _live_instances() -> Select[tuple[str]]:
+def _live_instances() -> Select[Any]:
     """Instances that may hold resources: live, and not an ERROR that gave its host back."""
     return select(Instance.uuid).where(
         Instance.deleted == 0,
@@ -102,7 +103,10 @@ async def _leaked_attachments(runtime: Runtime) -> list[Finding]:
         ).all()
 
     def repair(attachment_id: str) -> Callable[[], Awaitable[None]]:
-        return lambda: attach.delete_attachment(runtime, ADMIN, attachment_id)
+        async def work() -> None:
+            await attach.delete_attachment(runtime, ADMIN, attachment_id)
+
+        return work
 
     return [
         Finding(
@@ -193,7 +197,7 @@ async def _stuck_instances(runtime: Runtime) -> list[Finding]:
             )
         ).all()
 
-    def repair(uuid: str, task_state: str) -> Callable[[], Awaitable[None]]:
+    def repair(uuid: str, task_state: str | None) -> Callable[[], Awaitable[None]]:
         async def work() -> None:
             await allocation.deallocate_for_instance(runtime, ADMIN, uuid)
             async with runtime.db.write() as session:

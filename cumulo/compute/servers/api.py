@@ -36,7 +36,7 @@ def compute_api(request: Request) -> API:
 
 
 def _requested_networks(networks: Any) -> RequestedNetworks:
-    if networks is None or isinstance(networks, str):
+    if networks in (None, "auto", "none"):
         return networks
     requested: list[NetworkRequest] = []
     seen_ports: set[str] = set()
