@@ -165,6 +165,7 @@ RULES: dict[str, Rule] = {
     "compute:instance_actions:show": ADMIN_OR_PROJECT_READER,
     "compute:instance_actions:events": ADMIN,
     "compute:instance_actions:events:details": ADMIN,
+    "compute:aggregates:index": ADMIN,
     "compute:hypervisors:list": ADMIN,
     "compute:hypervisors:list-detail": ADMIN,
     "compute:hypervisors:show": ADMIN,

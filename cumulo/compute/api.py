@@ -156,6 +156,11 @@ class API:
         policy.enforce(ctx, "compute:servers:create", {"project_id": ctx.project_id})
         if req.min_count > req.max_count:
             raise errors.ValidationError(detail="min_count must be <= max_count")
+        return await self._create_instance(ctx, req)
+
+    async def _create_instance(
+        self, ctx: RequestContext, req: CreateRequest
+    ) -> tuple[list[Instance], str, str]:
         base = await self._validate_and_build_base_options(ctx, req)
         count = await self._check_num_instances_quota(
             ctx, base.flavor, req.min_count, base.max_count
@@ -219,9 +224,13 @@ class API:
     async def _get_flavor(
         self, session: AsyncSession, ctx: RequestContext, flavor_id: str
     ) -> Flavor:
-        flavor = await flavors_db.get_flavor(session, flavors_db.Viewer.of(ctx), flavor_id)
+        """The flavor to boot; a missing or disabled one is a 400 here, as Nova answers."""
+        try:
+            flavor = await flavors_db.get_flavor(session, flavors_db.Viewer.of(ctx), flavor_id)
+        except errors.FlavorNotFound:
+            raise errors.FlavorNotFoundForBoot(flavor_id=flavor_id) from None
         if flavor.disabled:
-            raise errors.FlavorNotFound(flavor_id=flavor_id)
+            raise errors.FlavorNotFoundForBoot(flavor_id=flavor_id)
         return flavor
 
     async def _key_data(
@@ -323,7 +332,10 @@ class API:
         if not group_uuid:
             return None
         async with self.db.read() as session:
-            group = await groups_db.get_group(session, ctx, group_uuid)
+            try:
+                group = await groups_db.get_group(session, ctx, group_uuid)
+            except errors.InstanceGroupNotFound:
+                raise errors.InstanceGroupNotFoundForBoot(group_uuid=group_uuid) from None
             return GroupSpec(
                 uuid=group.uuid,
                 policy=group.policy,

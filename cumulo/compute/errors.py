@@ -151,6 +151,14 @@ class BuildAbortException(CumuloError):
 # --- server create ------------------------------------------------------------------------
 
 
+class FlavorNotFoundForBoot(Invalid):
+    message = FlavorNotFound.message
+
+
+class InstanceGroupNotFoundForBoot(Invalid):
+    message = InstanceGroupNotFound.message
+
+
 class ImageNotFoundForBoot(Invalid):
     message = "Can not find requested image"
 

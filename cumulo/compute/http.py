@@ -96,6 +96,12 @@ def page_limit(request: Request, params: query.Params) -> int:
     return pagination.parse_limit(query.last(params, "limit"), max_limit(request))
 
 
+def limit_or_max(request: Request, params: query.Params) -> int:
+    """Nova's page size where ``limit`` 0 (or none) means the maximum."""
+    cap = max_limit(request)
+    return min(int(query.last(params, "limit") or 0) or cap, cap)
+
+
 def version(request: Request) -> APIVersion:
     return api_version(request)
 

@@ -68,3 +68,15 @@ def validate_query(request: Request, schema: Mapping[str, Check], strict: bool) 
 def last(params: Params, name: str) -> str | None:
     values = params.get(name)
     return values[-1] if values else None
+
+
+def validate_single_valued(request: Request, schema: Mapping[str, Check]) -> Params:
+    """Nova's ``single_param`` query: each value checked, none given twice, none unknown."""
+    params = validate_query(request, schema, strict=False)
+    for name, values in params.items():
+        if len(values) > 1:
+            raise errors.ValidationError(
+                detail=f"Invalid input for query parameters {name}. Value: {values}. "
+                f"{values!r} is too long"
+            )
+    return validate_query(request, schema, strict=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cumulo.api.factory import service_app
-from cumulo.compute import availability_zones, limits, quota_sets, versions
+from cumulo.compute import aggregates, availability_zones, limits, quota_sets, versions
 from cumulo.compute.flavors import access as flavor_access
 from cumulo.compute.flavors import api as flavors
 from cumulo.compute.flavors import extra_specs
@@ -64,6 +64,7 @@ ROUTES: tuple[Route, ...] = (
     *server_groups.ROUTES,
     *hypervisors.ROUTES,
     *services.ROUTES,
+    *aggregates.ROUTES,
 )
 
 

@@ -7,6 +7,7 @@ import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import yaml
 
+from bench.api_bench import password_body
 from tests.databases import fresh_database
 from tests.functional.cloud import CUMULO, free_port, osc, run
 from tests.functional.test_distributed import _serve, _wait_serving, _write_config
@@ -21,7 +23,6 @@ from tests.functional.test_distributed import _serve, _wait_serving, _write_conf
 pytestmark = [pytest.mark.cli, pytest.mark.rabbitmq, pytest.mark.postgresql]
 
 DEMO = "cumulo-demo"
-HOSTS = ("compute-1", "compute-2", "compute-3")
 SERVICES = ("image", "network", "volume", "conductor", "scheduler")
 
 
@@ -40,20 +41,24 @@ async def database_url(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield url
 
 
-@pytest.fixture
-def cloud(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, Path, int]]:
+@contextmanager
+def distributed_cloud(
+    tmp_path: Path, database_url: str, hosts: int = 3
+) -> Iterator[tuple[Path, Path, int]]:
+    """Every service a process; yields the clouds.yaml, the config file and the API port."""
     config = _write_config(tmp_path, database_url)
     port = free_port()
     env = {"CUMULO_API__PORT": str(port)}
     run([CUMULO, "db", "upgrade", "--config", str(config)])
     clouds = tmp_path / "clouds.yaml"
     run([CUMULO, "bootstrap", "--config", str(config), "--clouds-yaml", str(clouds)], env=env)
+    names = [f"compute-{i}" for i in range(1, hosts + 1)]
     api = _serve("api", config, port, tmp_path / "api.log")
     others = [_serve(s, config, free_port(), tmp_path / f"{s}.log") for s in SERVICES]
-    others += [_serve_host(h, config, tmp_path / f"{h}.log") for h in HOSTS]
+    others += [_serve_host(h, config, tmp_path / f"{h}.log") for h in names]
     try:
         _wait_serving(f"http://127.0.0.1:{port}", api)
-        _wait_hosts(clouds)
+        _wait_hosts(clouds, names)
         yield clouds, config, port
     finally:
         for process in (api, *others):
@@ -67,12 +72,18 @@ def cloud(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, Path, int]]
                 process.wait()
 
 
-def _wait_hosts(clouds: Path) -> None:
+@pytest.fixture
+def cloud(tmp_path: Path, database_url: str) -> Iterator[tuple[Path, Path, int]]:
+    with distributed_cloud(tmp_path, database_url) as served:
+        yield served
+
+
+def _wait_hosts(clouds: Path, hosts: list[str]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         services = osc(clouds, "compute", "service", "list")
         up = {s["Host"] for s in services if s["State"] == "up" and s["Binary"] == "nova-compute"}
-        if up >= set(HOSTS):
+        if up >= set(hosts):
             return
         time.sleep(0.5)
     raise AssertionError(f"compute hosts did not report: {services}")
@@ -104,7 +115,7 @@ def test_boot_spread_quota_delete_and_audit(cloud: tuple[Path, Path, int], tmp_p
             "--network", "net", "--hint", f"group={group['id']}", "--wait", f"g{i}", cloud=DEMO,
         )  # fmt: skip
         hosts.add(osc(clouds, "server", "show", server["id"])["OS-EXT-SRV-ATTR:host"])
-    assert hosts == set(HOSTS)
+    assert hosts == {"compute-1", "compute-2", "compute-3"}
 
     demo = yaml.safe_load(clouds.read_text())["clouds"][DEMO]["auth"]
     project = osc(clouds, "token", "issue", cloud=DEMO)["project_id"]
@@ -121,7 +132,7 @@ def test_boot_spread_quota_delete_and_audit(cloud: tuple[Path, Path, int], tmp_p
 
 async def _parallel_creates(url: str, auth: dict[str, Any], n: int) -> int:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        r = await client.post("/identity/v3/auth/tokens", json=_password(auth))
+        r = await client.post("/identity/v3/auth/tokens", json=password_body(auth))
         headers = {
             "X-Auth-Token": r.headers["X-Subject-Token"],
             "OpenStack-API-Version": "compute 2.100",
@@ -140,21 +151,3 @@ async def _parallel_creates(url: str, auth: dict[str, Any], n: int) -> int:
             *(client.post("/compute/v2.1/servers", headers=headers, json=body) for _ in range(n))
         )
         return sum(1 for r in results if r.status_code == 202)
-
-
-def _password(auth: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": auth["username"],
-                        "domain": {"name": "Default"},
-                        "password": auth["password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}},
-        }
-    }

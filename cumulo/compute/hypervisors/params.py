@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from cumulo.api.microversion import APIVersion
-from cumulo.compute import errors, http, query
+from cumulo.compute import http, query
 from cumulo.compute.services.schemas import boolean
 from cumulo.compute.validation import BOOLEAN_CHOICES, check_length, check_pattern
 
@@ -47,24 +47,6 @@ class ListQuery:
     with_servers: bool = False
 
 
-def single_valued(request: Request, schema: dict[str, query.Check]) -> query.Params:
-    """Nova's ``single_param`` query: each value checked, none given twice, none unknown."""
-    params = query.validate_query(request, schema, strict=False)
-    for name, values in params.items():
-        if len(values) > 1:
-            raise errors.ValidationError(
-                detail=f"Invalid input for query parameters {name}. Value: {values}. "
-                f"{values!r} is too long"
-            )
-    return query.validate_query(request, schema, strict=True)
-
-
-def _limit(request: Request, params: query.Params) -> int:
-    """Nova's page size: the ``limit`` asked for, where 0 (or none) means the maximum."""
-    cap = http.max_limit(request)
-    return min(int(query.last(params, "limit") or 0) or cap, cap)
-
-
 def _with_servers(params: query.Params) -> bool:
     value = query.last(params, "with_servers")
     return value is not None and boolean(value)
@@ -75,11 +57,11 @@ def list_query(request: Request, version: APIVersion) -> ListQuery:
         return ListQuery()
     if version < V2_53:
         params = query.validate_query(request, _PAGINATION, strict=False)
-        return ListQuery(params, _limit(request, params), query.last(params, "marker"))
-    params = single_valued(request, _LIST_V253)
+        return ListQuery(params, http.limit_or_max(request, params), query.last(params, "marker"))
+    params = query.validate_single_valued(request, _LIST_V253)
     return ListQuery(
         params,
-        _limit(request, params),
+        http.limit_or_max(request, params),
         query.last(params, "marker"),
         query.last(params, "hypervisor_hostname_pattern"),
         _with_servers(params),
@@ -90,4 +72,4 @@ def show_query(request: Request, version: APIVersion) -> bool:
     """Whether a show asks for the host's servers (2.53+)."""
     if version < V2_53:
         return False
-    return _with_servers(single_valued(request, _SHOW_V253))
+    return _with_servers(query.validate_single_valued(request, _SHOW_V253))

@@ -61,26 +61,13 @@ _LIST_QUERY_V266: dict[str, query.Check] = {**_LIST_QUERY, "changes-before": _da
 def _list_params(request: Request, version: APIVersion) -> query.Params:
     """The 2.58+ query: known parameters, each given once; anything else is a 400."""
     schema = _LIST_QUERY_V266 if version >= V2_66 else _LIST_QUERY
-    params = query.validate_query(request, schema, strict=False)
-    for name, values in params.items():
-        if len(values) > 1:
-            raise errors.ValidationError(
-                detail=f"Invalid input for query parameters {name}. Value: {values}. "
-                f"{values!r} is too long"
-            )
-    return query.validate_query(request, schema, strict=True)
-
-
-def _limit(request: Request, params: query.Params) -> int:
-    """Nova's page size: the ``limit`` asked for, where 0 (or none) means the maximum."""
-    cap = http.max_limit(request)
-    return min(int(query.last(params, "limit") or 0) or cap, cap)
+    return query.validate_single_valued(request, schema)
 
 
 def _page(request: Request, params: query.Params) -> db.ActionPage:
     since, before = query.last(params, "changes-since"), query.last(params, "changes-before")
     page = db.ActionPage(
-        limit=_limit(request, params),
+        limit=http.limit_or_max(request, params),
         marker=query.last(params, "marker"),
         changes_since=parse_time(since) if since else None,
         changes_before=parse_time(before) if before else None,

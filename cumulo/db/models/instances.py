@@ -67,10 +67,6 @@ class Instance(TimestampMixin, SoftDeleteMixin, Base):
     network_info: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """The VIFs of ``cumulo.network.model.NetworkInfo``, cached as Nova's info cache."""
 
-    tags: Mapped[list[InstanceTag]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", passive_deletes=True
-    )
-
 
 class InstanceTag(Base):
     __tablename__ = "tags"
@@ -110,13 +106,6 @@ class InstanceAction(TimestampMixin, Base):
     start_time: Mapped[datetime.datetime] = mapped_column(Timestamp, default=utcnow)
     finish_time: Mapped[datetime.datetime | None] = mapped_column(Timestamp, default=None)
     message: Mapped[str | None] = mapped_column(String(255), default=None)
-
-    events: Mapped[list[InstanceActionEvent]] = relationship(
-        cascade="all, delete-orphan",
-        lazy="selectin",
-        passive_deletes=True,
-        order_by="InstanceActionEvent.id",
-    )
 
 
 class InstanceActionEvent(TimestampMixin, Base):
