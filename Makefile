@@ -49,6 +49,8 @@ bench: install
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/port_bench.py
 	$(BIN)/python bench/image_upload_bench.py
+	$(BIN)/python bench/scheduler_bench.py
+	$(BIN)/python bench/boot.py
 
 config-reference: install
 	$(BIN)/cumulo config reference > docs/config-reference.md
