@@ -90,6 +90,10 @@ async def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
                 finished.append(time.monotonic())
                 return response
 
+            # Open the 40 connections first (the server has accepted them when they answer),
+            # so the signal finds every request on an accepted connection, however loaded
+            # the machine is.
+            await asyncio.gather(*(client.get("/identity/v3") for _ in range(40)))
             # Each token issue runs an argon2 verify, so 40 of them queue for a while.
             pending = [asyncio.ensure_future(issue()) for _ in range(40)]
             await asyncio.sleep(0.3)
