@@ -35,6 +35,7 @@ from cumulo.runtime import Runtime
 LOG = logging.getLogger(__name__)
 
 GRACEFUL_SHUTDOWN_SECONDS = 30
+SHUTDOWN_SETTLE_SECONDS = 0.25
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -95,6 +96,17 @@ class _Server(uvicorn.Server):
         await super().startup(sockets)
         if self.started and self.on_ready is not None:
             self.on_ready()
+
+    async def shutdown(self, sockets: list[Any] | None = None) -> None:
+        """Stop accepting, then let requests already sent on open connections be read.
+
+        uvicorn closes every connection that looks idle; on a busy loop a request a
+        client has sent may not have been read yet, and its connection would be cut.
+        """
+        for server in self.servers:
+            server.close()
+        await asyncio.sleep(SHUTDOWN_SETTLE_SECONDS)
+        await super().shutdown(sockets)
 
 
 async def until_stopped() -> None:

@@ -90,13 +90,12 @@ async def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
                 finished.append(time.monotonic())
                 return response
 
-            # Open the 40 connections first (the server has accepted them when they answer),
-            # so the signal finds every request on an accepted connection, however loaded
-            # the machine is.
-            await asyncio.gather(*(client.get("/identity/v3") for _ in range(40)))
-            # Each token issue runs an argon2 verify, so 40 of them queue for a while.
+            # Each token issue runs an argon2 verify, so 40 of them queue for a while. The
+            # signal comes once the first has answered: by then every request has long been
+            # sent, however loaded the machine is.
             pending = [asyncio.ensure_future(issue()) for _ in range(40)]
-            await asyncio.sleep(0.3)
+            while not finished:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
             killed_at = time.monotonic()
             os.kill(pid, signal.SIGTERM)
             responses = await asyncio.gather(*pending)
