@@ -7,7 +7,7 @@ Measured the way ``../shared/bench-nova`` measures Nova, so the two compare:
 - **embedded**: the whole cloud in this process (SQLite, in-memory bus, 10 fake
   compute hosts), driven over its real HTTP stack in-process (httpx's ASGI
   transport, as Nova's bench uses wsgi-intercept) with a real Keystone token;
-- **distributed** (``--distributed``): ``cumulo serve`` processes on PostgreSQL and
+- **distributed** (``--modes distributed``): ``cumulo serve`` processes on PostgreSQL and
   RabbitMQ (api, image, network, volume, conductor, scheduler, compute hosts), driven
   over TCP;
 
@@ -17,7 +17,8 @@ not a polling loop that would steal the CPU it measures. With ``--nova`` the
 same run also runs real Nova's bench and the ratios use its figures; without,
 Nova's recorded figures on this machine.
 
-    .venv/bin/python bench/boot.py [--n 200] [--concurrency 20] [--distributed] [--nova]
+    .venv/bin/python bench/boot.py [--n 200] [--concurrency 20] [--modes embedded,distributed]
+                                   [--nova]
 
 Prints a table and one ``CUMULO_BENCH_JSON {...}`` line.
 """
@@ -59,6 +60,9 @@ NOVA_RECORDED = {"boots_per_s": 2.55, "post_active_p50_ms": 384.0, "scheduler_10
 """Nova 34 with its fake driver on this machine (``../shared/bench-nova/README.md``, run 2)."""
 COMPUTE = {"OpenStack-API-Version": "compute 2.100"}
 HOSTS = 10
+DISTRIBUTED_HOSTS = 3
+"""One process per host: 3 compute hosts beside the 7 other processes keep every pool of
+PostgreSQL connections within its default ``max_connections`` (100)."""
 
 
 def pct(values: list[float], p: float) -> float:
@@ -103,11 +107,18 @@ class BootRun:
     active_ms: list[float] = field(default_factory=list)
     errors: int = 0
     ids: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def failed(self, what: str) -> None:
+        self.errors += 1
+        if len(self.failures) < 3:
+            self.failures.append(what)
 
     def summary(self) -> dict[str, Any]:
         return {
             "n": len(self.active_ms),
             "errors": self.errors,
+            "failures": self.failures,
             "boots_per_s": round(len(self.active_ms) / self.seconds, 2) if self.seconds else 0,
             "post_active_p50_ms": round(pct(self.active_ms, 50), 1),
             "post_active_p95_ms": round(pct(self.active_ms, 95), 1),
@@ -161,13 +172,14 @@ class Load:
         r = await self.http.post("/compute/v2.1/servers", headers=self.headers, json=body)
         run.post_ms.append((time.perf_counter() - start) * 1000)
         if r.status_code != 202:
-            run.errors += 1
+            run.failed(f"POST {r.status_code}: {r.text[:200]}")
             return
         uuid = r.json()["server"]["id"]
         done = await asyncio.wait_for(self.watcher.future(uuid, "built"), 120)
         shown = await self.http.get(f"/compute/v2.1/servers/{uuid}", headers=self.headers)
-        if shown.json()["server"]["status"] != "ACTIVE":
-            run.errors += 1
+        status = shown.json().get("server", {}).get("status") if shown.status_code == 200 else None
+        if status != "ACTIVE":
+            run.failed(f"GET {shown.status_code} {status}: {shown.text[:200]}")
             return
         run.ids.append(uuid)
         run.active_ms.append((done - start) * 1000)
@@ -324,7 +336,11 @@ def distributed(n: int, concurrency: int) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="cumulo-boot-dist-") as scratch:
             async with fresh_database("postgresql", Path(scratch)) as url:
-                with distributed_cloud(Path(scratch), url, hosts=HOSTS) as (clouds, config, port):
+                with distributed_cloud(Path(scratch), url, hosts=DISTRIBUTED_HOSTS) as (
+                    clouds,
+                    config,
+                    port,
+                ):
                     import yaml
 
                     auth = yaml.safe_load(clouds.read_text())["clouds"]
@@ -386,17 +402,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=20)
-    parser.add_argument("--distributed", action="store_true", help="also run distributed mode")
+    parser.add_argument(
+        "--modes", default="embedded", help="embedded, distributed, or both (comma-separated)"
+    )
     parser.add_argument("--nova", action="store_true", help="run real Nova's bench too")
     args = parser.parse_args()
 
-    results: dict[str, Any] = {"embedded": asyncio.run(embedded(args.n, args.concurrency))}
-    if args.distributed:
+    modes = args.modes.split(",")
+    results: dict[str, Any] = {}
+    if "embedded" in modes:
+        results["embedded"] = asyncio.run(embedded(args.n, args.concurrency))
+    if "distributed" in modes:
         results["distributed"] = distributed(args.n, args.concurrency)
     results["scheduler_p50_ms"] = asyncio.run(scheduler_figures())
     nova = run_nova() if args.nova else NOVA_RECORDED
     results["nova"] = {**nova, "source": "measured now" if args.nova else "recorded"}
-    seq = results["embedded"]["sequential"]
+    seq = results[modes[0]]["sequential"]
     results["ratio_vs_nova"] = {
         "boots_per_s": round(seq["boots_per_s"] / nova["boots_per_s"], 1),
         "post_active_p50": round(nova["post_active_p50_ms"] / seq["post_active_p50_ms"], 1),
@@ -412,13 +433,16 @@ def report(results: dict[str, Any]) -> None:
         if mode not in results:
             continue
         figures = results[mode]
-        print(f"{mode} (fake driver, {HOSTS} hosts)")
+        hosts = HOSTS if mode == "embedded" else DISTRIBUTED_HOSTS
+        print(f"{mode} (fake driver, {hosts} hosts)")
         print(header + f"{'errors':>8}")
         for key in ("sequential", "parallel", "concurrent50"):
             s = figures[key]
             print(f"  {key:<24}{s['boots_per_s']:>9}{s['post_active_p50_ms']:>13}"
                   f"{s['post_active_p95_ms']:>8}{s['post_202_p50_ms']:>10}"
                   f"{s['post_202_p95_ms']:>8}{s['errors']:>8}")  # fmt: skip
+            for failure in s["failures"]:
+                print(f"    failed: {failure}")
         print(f"  deletes/s {figures['deletes_per_s']}, "
               f"boot+delete/s {figures['boot_delete_per_s']}")  # fmt: skip
         if "per_boot" in figures:

@@ -39,13 +39,17 @@ class Manager:
 
 MANAGERS: dict[str, str] = {
     "scheduler": "cumulo.scheduler.manager:SchedulerManager",
-    "conductor": "cumulo.conductor.manager:ConductorManager",
     "compute": "cumulo.compute.manager:ComputeManager",
     "image": "cumulo.image.manager:ImageManager",
     "network": "cumulo.network.manager:NetworkManager",
     "volume": "cumulo.volume.manager:VolumeManager",
+    "conductor": "cumulo.conductor.manager:ConductorManager",
 }
-"""Service name → its manager class, imported only in a process that runs it."""
+"""Service name → its manager class, imported only in a process that runs it.
+
+In the order one process starts them: the conductor last, so the builds it
+resumes at start find the hosts and services they need.
+"""
 
 
 def manager_class(service: str) -> type[Manager]:

@@ -424,6 +424,8 @@ class API:
                                 update={"instance_uuids": [instance.uuid]}
                             ).model_dump(mode="json"),
                             "scheduler_hints": req.scheduler_hints,
+                            "requested_networks": _as_json(req.requested_networks),
+                            "security_groups": req.security_groups or ["default"],
                         },
                     )
                 )
@@ -616,6 +618,12 @@ def _fit_instances(
         used=usage.get(over, 0),
         allowed=limits[over],
     )
+
+
+def _as_json(requested: RequestedNetworks) -> Any:
+    if requested is None or isinstance(requested, str):
+        return requested
+    return [r.model_dump(mode="json") for r in requested]
 
 
 def _as_list(value: Any) -> list[str]:

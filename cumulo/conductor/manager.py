@@ -12,16 +12,23 @@ the instance in ERROR when none is left.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 
+from sqlalchemy import select
+
 from cumulo.compute import instances
+from cumulo.compute.errors import InstanceNotFound
 from cumulo.compute.instance_actions import db as actions
+from cumulo.compute.instances import UnexpectedDeletingTaskState, UnexpectedTaskState
 from cumulo.compute.messages import BuildAndRunInstance
 from cumulo.compute.rpcapi import ComputeAPI
 from cumulo.compute.states import TaskState, VmState
 from cumulo.conductor.messages import BuildInstances
 from cumulo.context import RequestContext
+from cumulo.db.models.instances import Instance, RequestSpecRecord
 from cumulo.exception import CumuloError
 from cumulo.manager import Manager
 from cumulo.notifications import notify
@@ -31,6 +38,7 @@ from cumulo.runtime import Runtime
 from cumulo.scheduler import claims
 from cumulo.scheduler.errors import MaxRetriesExceeded, NoValidHost
 from cumulo.scheduler.messages import Selection
+from cumulo.scheduler.request_spec import RequestSpec
 from cumulo.scheduler.rpcapi import SchedulerAPI
 
 LOG = logging.getLogger(__name__)
@@ -47,9 +55,54 @@ class ConductorManager(Manager):
         self.scheduler = SchedulerAPI(runtime.bus)
         self.compute = ComputeAPI(runtime.bus)
         self.max_attempts = runtime.settings.compute.max_attempts
+        self._resuming: asyncio.Task[None] | None = None
 
     def handlers(self) -> Mapping[type[Message], Handler]:
         return {BuildInstances: self.build_instances}
+
+    async def start(self) -> None:
+        """Resume the builds a stopped process left unscheduled, when no broker kept them.
+
+        With the in-memory bus the cast to the conductor died with the process:
+        an instance still waiting to be scheduled is built again from its stored
+        request spec. With RabbitMQ the unacknowledged cast is redelivered instead.
+        """
+        assert self.runtime.bus is not None
+        if not self.runtime.bus.transport.durable:
+            self._resuming = asyncio.create_task(self._resume_unscheduled())
+
+    async def stop(self) -> None:
+        if self._resuming is not None and not self._resuming.done():
+            self._resuming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._resuming
+
+    async def _resume_unscheduled(self) -> None:
+        waiting = (
+            select(Instance.uuid, Instance.project_id, Instance.user_id, RequestSpecRecord.spec)
+            .join(RequestSpecRecord, RequestSpecRecord.instance_uuid == Instance.uuid)
+            .where(
+                Instance.deleted == 0,
+                Instance.vm_state == VmState.BUILDING,
+                Instance.task_state == TaskState.SCHEDULING,
+                Instance.host.is_(None),
+            )
+        )
+        async with self.runtime.db.read() as session:
+            rows = (await session.execute(waiting)).all()
+        for uuid, project_id, user_id, stored in rows:
+            LOG.info("Resuming the build of %s, left unscheduled by a restart", uuid)
+            ctx = RequestContext(user_id=user_id, project_id=project_id, roles=("member",))
+            msg = BuildInstances(
+                instance_uuids=[uuid],
+                request_spec=RequestSpec.model_validate(stored),
+                requested_networks=stored.get("requested_networks"),
+                security_groups=stored.get("security_groups") or ["default"],
+            )
+            try:
+                await self.build_instances(ctx, msg)
+            except Exception:
+                LOG.exception("Could not resume the build of %s", uuid)
 
     async def build_instances(self, ctx: RequestContext, msg: BuildInstances) -> None:
         if msg.host_lists is None:
@@ -125,10 +178,14 @@ class ConductorManager(Manager):
                     expected_task_state=[TaskState.SCHEDULING],
                     expected_vm_state=[VmState.BUILDING],
                 )
-        except CumuloError as exc:
+        except (InstanceNotFound, UnexpectedDeletingTaskState) as exc:
             LOG.info("Instance %s went away before its build was dispatched: %s", uuid, exc)
             async with self.runtime.db.write() as session:
                 await claims.release(session, uuid)
+            return
+        except UnexpectedTaskState as exc:
+            # A redelivered message: another delivery dispatched the build already.
+            LOG.info("Instance %s is no longer waiting to be scheduled: %s", uuid, exc)
             return
         build = BuildAndRunInstance(
             instance_uuid=uuid,

@@ -65,9 +65,7 @@ async def action_finish(
     session: AsyncSession, ctx: RequestContext, instance_uuid: str, error: bool = False
 ) -> InstanceAction:
     """Mark the request's action finished; ``error`` sets its message to "Error"."""
-    action = await get_action(session, instance_uuid, ctx.request_id)
-    if action is None:
-        raise InstanceActionNotFound(request_id=ctx.request_id, instance_uuid=instance_uuid)
+    action, _owned = await _action_for_event(session, ctx, instance_uuid)
     now = utcnow()
     action.finish_time = now
     action.updated_at = now
@@ -127,16 +125,20 @@ async def event_finish(
 async def _action_for_event(
     session: AsyncSession, ctx: RequestContext, instance_uuid: str
 ) -> tuple[InstanceAction, bool]:
-    """The action an event belongs to, and whether it is the request's own action."""
+    """The action an event belongs to, and whether it is the request's own action.
+
+    Work a service does on its own (a restart finishing a delete, a resumed
+    build) carries no request of the action: it belongs to the instance's
+    newest action, so recording it never fails the work itself.
+    """
     action = await get_action(session, instance_uuid, ctx.request_id)
     if action is not None:
         return action, True
-    if ctx.project_id is None:
-        latest = await session.scalar(
-            pagination.apply_sort(_of_instance(instance_uuid), _NEWEST_FIRST).limit(1)
-        )
-        if latest is not None:
-            return latest, False
+    latest = await session.scalar(
+        pagination.apply_sort(_of_instance(instance_uuid), _NEWEST_FIRST).limit(1)
+    )
+    if latest is not None:
+        return latest, False
     raise InstanceActionNotFound(request_id=ctx.request_id, instance_uuid=instance_uuid)
 
 

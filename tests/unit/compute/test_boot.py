@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from cumulo.conductor.manager import ConductorManager
 from cumulo.db.models.instances import Instance
 from cumulo.network.compute_errors import NoMoreFixedIps
 from cumulo.network.rpcapi import NetworkAPI
@@ -314,3 +315,30 @@ async def test_two_schedulers_never_overcommit(tmp_path: Path) -> None:
         async with cloud.runtime.db.read() as session:
             assert await claims.usage_mismatches(session) == []
         assert await cloud.leaks() == []
+
+
+async def test_a_build_lost_with_the_process_resumes_at_start(cloud: BootCloud) -> None:
+    """In-memory bus: a cast to the conductor dies with the process; the next start builds."""
+    lost, never = asyncio.Event(), asyncio.Event()
+    first = cloud.conductor()
+    real_select = first.scheduler.select_destinations
+
+    async def hang(*args: Any, **kwargs: Any) -> Any:
+        lost.set()
+        await never.wait()
+        return await real_select(*args, **kwargs)
+
+    first.scheduler.select_destinations = hang  # type: ignore[method-assign]
+    uuid = await cloud.create()
+    await asyncio.wait_for(lost.wait(), 5)
+
+    restarted = ConductorManager(cloud.runtime)
+    await restarted.start()
+    server = await cloud.wait(uuid, "active")
+    # The lost delivery, were it to come back, finds the build done and changes nothing.
+    never.set()
+    await asyncio.sleep(0.2)
+    assert await cloud.allocations_of(uuid) == 3
+    assert server.host is not None
+    await restarted.stop()
+    assert await cloud.leaks() == []

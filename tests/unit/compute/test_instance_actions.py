@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import uuid
 
 import httpx
 import pytest
@@ -205,9 +206,13 @@ async def test_deleted_and_foreign_servers(
 
 
 async def test_write_side_errors_and_finish(runtime: Runtime, server: str) -> None:
+    stop = await _action(runtime, "req-stop")
     async with runtime.db.write() as session:
+        # Work no request of the server's started (a resumed build) joins its newest action.
+        orphan = await actions.event_start(session, demo("req-unknown"), server, "x")
+        assert orphan.action_id == stop.id
         with pytest.raises(InstanceActionNotFound):
-            await actions.event_start(session, demo("req-unknown"), server, "x")
+            await actions.event_start(session, demo("req-unknown"), str(uuid.uuid4()), "x")
         stopped = await actions.action_finish(session, demo("req-stop"), server, error=True)
         assert stopped.finish_time is not None and stopped.message == "Error"
     before = await _action(runtime, "req-stop")
