@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.compute import instances
@@ -55,10 +55,7 @@ class Finding:
 
 def _live_instances() -> Select[Any]:
     """Instances that may hold resources: live, and not an ERROR that gave its host back."""
-    return select(Instance.uuid).where(
-        Instance.deleted == 0,
-        ~and_(Instance.vm_state == VmState.ERROR, Instance.host.is_(None)),
-    )
+    return select(Instance.uuid).where(instances.holds_resources())
 
 
 async def find(runtime: Runtime) -> list[Finding]:

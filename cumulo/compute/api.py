@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 import secrets
 import string
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -27,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.api import policy
 from cumulo.compute import block_device, errors, instances, teardown
 from cumulo.compute import quota as quotas
-from cumulo.compute.block_device import BlockDevice
+from cumulo.compute.create_request import CreateRequest, generate_password, sanitize_hostname
 from cumulo.compute.flavors import db as flavors_db
 from cumulo.compute.instance_actions import db as actions
 from cumulo.compute.keypairs import db as keypairs_db
@@ -51,7 +50,7 @@ from cumulo.db.models.instances import (
     ServerGroup,
     ServerGroupMember,
 )
-from cumulo.exception import InvalidInput, NotFound
+from cumulo.exception import NotFound
 from cumulo.image.errors import ImageNotFound
 from cumulo.image.messages import ImageMeta
 from cumulo.image.rpcapi import ImageAPI
@@ -62,36 +61,6 @@ from cumulo.scheduler.request_spec import FlavorSpec, GroupSpec, RequestSpec
 from cumulo.volume.rpcapi import VolumeAPI
 
 GiB = 1024**3
-_HOSTNAME_BAD = re.compile(r"[^\w.-]+")
-
-
-@dataclass
-class CreateRequest:
-    """A server create, as the HTTP layer parsed it."""
-
-    name: str
-    flavor_id: str
-    image_href: str = ""
-    min_count: int = 1
-    max_count: int = 1
-    requested_networks: RequestedNetworks = None
-    key_name: str | None = None
-    security_groups: list[str] = field(default_factory=list)
-    user_data: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    availability_zone: str | None = None
-    forced_host: str | None = None
-    forced_node: str | None = None
-    block_devices: list[BlockDevice] = field(default_factory=list)
-    scheduler_hints: dict[str, Any] = field(default_factory=dict)
-    config_drive: bool = False
-    description: str | None = None
-    tags: list[str] = field(default_factory=list)
-    hostname: str | None = None
-    admin_password: str | None = None
-    access_ip_v4: str | None = None
-    access_ip_v6: str | None = None
-    auto_disk_config: bool = False
 
 
 @dataclass
@@ -105,34 +74,6 @@ class _BaseOptions:
     availability_zone: str | None
     group: GroupSpec | None
     max_count: int
-
-
-def generate_password(length: int = 12) -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-def sanitize_hostname(name: str) -> str:
-    """Nova's ``utils.sanitize_hostname``: lower case, dashes, at most 63 characters."""
-    hostname = re.sub(r"[ _]", "-", name.lower())
-    hostname = _HOSTNAME_BAD.sub("", hostname)
-    return hostname[:63].strip("-.")
-
-
-def parse_availability_zone(
-    ctx: RequestContext, value: str | None
-) -> tuple[str | None, str | None, str | None]:
-    """``az``, ``az:host``, ``az::node``, ``az:host:node`` (host forcing is for admins)."""
-    if not value or ":" not in value:
-        return value or None, None, None
-    parts = value.split(":")
-    if len(parts) > 3:
-        raise InvalidInput(reason="Unable to parse availability_zone")
-    zone, host = parts[0] or None, parts[1] or None
-    node = parts[2] or None if len(parts) == 3 else None
-    if host or node:
-        policy.enforce(ctx, "compute:servers:create:forced_host", {"project_id": ctx.project_id})
-    return zone, host, node
 
 
 class API:
@@ -350,7 +291,9 @@ class API:
         async with self.db.read() as session:
             limits = await quotas.project_limits(session, self.settings, ctx.project_id)
             usage = await quotas.count_instances(session, ctx.project_id)
-        return _fit_instances(limits, usage, flavor, min_count, max_count)
+        return quotas.fit_instances(
+            limits, usage, flavor.vcpus, flavor.memory_mb, min_count, max_count
+        )
 
     async def _check_group_members_quota(
         self, ctx: RequestContext, group: GroupSpec, min_count: int, count: int
@@ -408,7 +351,7 @@ class API:
             await hold_row(session, ComputeQuotaLock, project_id=ctx.project_id or "")
             limits = await quotas.project_limits(session, self.settings, ctx.project_id)
             usage = await quotas.count_instances(session, ctx.project_id)
-            _fit_instances(limits, usage, flavor, count, count)
+            quotas.fit_instances(limits, usage, flavor.vcpus, flavor.memory_mb, count, count)
             if base.group is not None:
                 await self._recheck_group_members(session, base.group, limits, count)
             for index in range(count):
@@ -592,32 +535,6 @@ class API:
         return await self.compute_rpcapi.get_console_output(
             ctx, instance.host, instance_uuid, length
         )
-
-
-def _fit_instances(
-    limits: dict[str, int], usage: dict[str, int], flavor: Flavor, min_count: int, max_count: int
-) -> int:
-    """The largest count in [min_count, max_count] within the limits, else ``TooManyInstances``."""
-    per_instance = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.memory_mb}
-    fits = max_count
-    for resource, each in per_instance.items():
-        limit = limits[resource]
-        if limit == quotas.UNLIMITED or each == 0:
-            continue
-        fits = min(fits, (limit - usage.get(resource, 0)) // each)
-    if fits >= min_count:
-        return fits
-    over = next(
-        r
-        for r, each in per_instance.items()
-        if limits[r] != quotas.UNLIMITED and usage.get(r, 0) + each * min_count > limits[r]
-    )
-    raise errors.TooManyInstances(
-        overs=over,
-        req=per_instance[over] * min_count,
-        used=usage.get(over, 0),
-        allowed=limits[over],
-    )
 
 
 def _as_json(requested: RequestedNetworks) -> Any:

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.compute.errors import InstanceNotFound
@@ -33,6 +33,15 @@ class UnexpectedTaskState(CumuloError):
 
 class UnexpectedDeletingTaskState(UnexpectedTaskState):
     """The instance is being deleted: the step stops and leaves the rest to the delete."""
+
+
+def holds_resources() -> ColumnElement[bool]:
+    """A live instance that may hold resources (a claim, quota): all of them but an ERROR
+    that holds no host, whose build never placed it or gave everything back."""
+    return and_(
+        Instance.deleted == 0,
+        or_(Instance.vm_state != VmState.ERROR, Instance.host.is_not(None)),
+    )
 
 
 async def get_instance(

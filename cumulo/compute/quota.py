@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cumulo.compute.errors import KeypairLimitExceeded
+from cumulo.compute.errors import KeypairLimitExceeded, TooManyInstances
+from cumulo.compute.instances import holds_resources
 from cumulo.compute.states import VmState
 from cumulo.config import ComputeSettings
 from cumulo.db.models.compute import KeyPair, Quota
@@ -100,15 +101,13 @@ async def count_instances(session: AsyncSession, project_id: str | None) -> dict
     failed to be placed or whose build was aborted: it holds no host, and its
     quota was given back with its claim.
     """
-    holds = or_(Instance.vm_state != VmState.ERROR, Instance.host.is_not(None))
     stmt = select(
         func.count(), func.coalesce(func.sum(Instance.vcpus), 0),
         func.coalesce(func.sum(Instance.memory_mb), 0),
     ).where(
         Instance.project_id == project_id,
-        Instance.deleted == 0,
         Instance.vm_state != VmState.SOFT_DELETED,
-        holds,
+        holds_resources(),
     )  # fmt: skip
     if session.get_bind().dialect.name in ("mysql", "mariadb"):
         stmt = stmt.with_for_update(read=True)
@@ -174,3 +173,35 @@ async def check_key_pairs(
     )
     if limit != UNLIMITED and (count or 0) + delta > limit:
         raise KeypairLimitExceeded()
+
+
+def fit_instances(
+    limits: Mapping[str, int],
+    usage: Mapping[str, int],
+    vcpus: int,
+    memory_mb: int,
+    min_count: int,
+    max_count: int,
+) -> int:
+    """The largest count in [min_count, max_count] of servers of ``vcpus`` and ``memory_mb``
+    within the limits, else ``TooManyInstances`` (Nova's ``check_num_instances_quota``)."""
+    per_instance = {"instances": 1, "cores": vcpus, "ram": memory_mb}
+    fits = max_count
+    for resource, each in per_instance.items():
+        limit = limits[resource]
+        if limit == UNLIMITED or each == 0:
+            continue
+        fits = min(fits, (limit - usage.get(resource, 0)) // each)
+    if fits >= min_count:
+        return fits
+    over = next(
+        r
+        for r, each in per_instance.items()
+        if limits[r] != UNLIMITED and usage.get(r, 0) + each * min_count > limits[r]
+    )
+    raise TooManyInstances(
+        overs=over,
+        req=per_instance[over] * min_count,
+        used=usage.get(over, 0),
+        allowed=limits[over],
+    )

@@ -16,7 +16,8 @@ from cumulo.api import policy
 from cumulo.api.factory import JSON
 from cumulo.api.validation import read_json
 from cumulo.compute import block_device, http
-from cumulo.compute.api import API, CreateRequest, parse_availability_zone
+from cumulo.compute.api import API
+from cumulo.compute.create_request import CreateRequest, parse_availability_zone
 from cumulo.compute.http import Route
 from cumulo.compute.servers import schemas
 from cumulo.compute.validation import validate_body
