@@ -8,7 +8,7 @@ PORT ?= 8700
 BIND ?= 127.0.0.1
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status test lint bench config-reference clean
+.PHONY: install up up-fake image down status test lint bench config-reference clean
 
 install: $(STAMP)
 
@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml tools/debian-packages.txt
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 		fi; \
 	else echo "not root: skipping Debian packages (see tools/debian-packages.txt)"; fi
+	@if [ "$$(id -u)" = "0" ]; then tools/setup-host.sh; fi
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is needed"; exit 1; }
 	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -29,7 +30,14 @@ $(STAMP): pyproject.toml tools/debian-packages.txt
 	@touch $(STAMP)
 
 up: install
-	@$(BIN)/cumulo up --state-dir $(STATE_DIR) --bind $(BIND) --port $(PORT) --background
+	@$(BIN)/cumulo demo --state-dir $(STATE_DIR) --bind $(BIND) --port $(PORT)
+
+up-fake: install
+	@$(BIN)/cumulo up --state-dir $(STATE_DIR) --bind $(BIND) --port $(PORT) --background \
+		--driver fake --compute-hosts 3
+
+image: install
+	@$(BIN)/cumulo image build --state-dir $(STATE_DIR)
 
 down:
 	@$(BIN)/cumulo down --state-dir $(STATE_DIR)
@@ -51,6 +59,7 @@ bench: install
 	$(BIN)/python bench/image_upload_bench.py
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/boot.py
+	$(BIN)/python bench/guest.py
 
 config-reference: install
 	$(BIN)/cumulo config reference > docs/config-reference.md

@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import yaml
 
+from cumulo.clouds import password_auth_body
+
 BIN = Path(sys.executable).parent
 
 
@@ -42,24 +44,6 @@ class Result:
     def percentile(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
-
-
-def password_body(auth: dict[str, str]) -> dict[str, object]:
-    return {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {
-                    "user": {
-                        "name": auth["username"],
-                        "domain": {"name": "Default"},
-                        "password": auth["password"],
-                    }
-                },
-            },
-            "scope": {"project": {"name": auth["project_name"], "domain": {"name": "Default"}}},
-        }
-    }
 
 
 async def load(
@@ -94,7 +78,8 @@ async def load(
 async def measure(url: str, auth: dict[str, str], total: int, concurrency: int) -> list[Result]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        issue = client.build_request("POST", "/identity/v3/auth/tokens", json=password_body(auth))
+        body = password_auth_body(auth)
+        issue = client.build_request("POST", "/identity/v3/auth/tokens", json=body)
         first = await client.send(issue)
         first.raise_for_status()
         token = first.headers["X-Subject-Token"]

@@ -44,9 +44,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from api_bench import password_body  # noqa: E402
-
 from cumulo.bootstrap import bootstrap  # noqa: E402
+from cumulo.clouds import password_auth_body  # noqa: E402
 from cumulo.config import BusSettings, Settings  # noqa: E402
 from cumulo.context import RequestContext  # noqa: E402
 from cumulo.db import Database, migrate  # noqa: E402
@@ -135,10 +134,11 @@ class Load:
         self.watcher = watcher
         self.headers: dict[str, str] = {}
         self.server: dict[str, Any] = {}
+        self.settings: Settings | None = None
 
     async def login(self, username: str, password: str, project: str) -> None:
         auth = {"username": username, "password": password, "project_name": project}
-        r = await self.http.post("/identity/v3/auth/tokens", json=password_body(auth))
+        r = await self.http.post("/identity/v3/auth/tokens", json=password_auth_body(auth))
         r.raise_for_status()
         self.headers = {"X-Auth-Token": r.headers["X-Subject-Token"], **COMPUTE}
 
@@ -245,11 +245,12 @@ async def measure(load: Load, n: int, concurrency: int) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def embedded_cloud(state: Path) -> AsyncIterator[Load]:
-    settings = Settings(
-        state_dir=state,
-        compute={"hosts": [f"compute-{i}" for i in range(1, HOSTS + 1)]},  # type: ignore[arg-type]
-    )
+async def embedded_cloud(state: Path, **compute: Any) -> AsyncIterator[Load]:
+    """The cloud in this process, the demo user's ``Load`` on it (``compute``: settings
+    of the compute section; 10 fake hosts unless told otherwise)."""
+    compute = {"hosts": [f"compute-{i}" for i in range(1, HOSTS + 1)], **compute}
+    settings = Settings(state_dir=state, compute=compute)  # type: ignore[arg-type]
+    await asyncio.to_thread(state.mkdir, parents=True, exist_ok=True)
     await migrate.upgrade(settings.database_url)
     runtime = Runtime.from_settings(settings)
     runtime.bus = make_bus(BusSettings(transport="memory"))
@@ -265,6 +266,7 @@ async def embedded_cloud(state: Path) -> AsyncIterator[Load]:
             transport=transport, base_url="http://cumulo.bench", timeout=120
         ) as http:
             admin, load = Load(http, watcher), Load(http, watcher)
+            load.settings = settings
             await admin.login("admin", creds.admin_password, "admin")
             await load.login("demo", creds.demo_password, "demo")
             await _unlimited(admin, http)

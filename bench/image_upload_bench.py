@@ -30,7 +30,9 @@ import httpx
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api_bench import password_body, start_cloud, stop_cloud
+from api_bench import start_cloud, stop_cloud
+
+from cumulo.clouds import password_auth_body
 
 MIB = 1 << 20
 CHUNK = 1 << 20
@@ -70,7 +72,7 @@ def md5_of(block: bytes, count: int) -> str:
 
 
 async def token(client: httpx.AsyncClient, auth: dict[str, str]) -> str:
-    resp = await client.post("/identity/v3/auth/tokens", json=password_body(auth))
+    resp = await client.post("/identity/v3/auth/tokens", json=password_auth_body(auth))
     resp.raise_for_status()
     return resp.headers["X-Subject-Token"]
 

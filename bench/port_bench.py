@@ -169,7 +169,7 @@ def main() -> None:
     levels = [int(c) for c in args.concurrency.split(",")]
     with tempfile.TemporaryDirectory(prefix="cumulo-port-bench-") as scratch:
         state_dir = Path(scratch)
-        url = args.database_url or f"sqlite+aiosqlite:///{state_dir / 'cumulo.db'}"
+        url = args.database_url or f"sqlite:///{state_dir / 'cumulo.db'}"
         results = asyncio.run(measure(url, state_dir, args.ports, levels))
     report(results, url.split(":", 1)[0])
 

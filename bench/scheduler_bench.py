@@ -85,7 +85,7 @@ def _rows(n_hosts: int, rng: random.Random) -> tuple[list[dict[str, Any]], list[
 
 async def build_database(directory: Path, n_hosts: int, seed: int = 1) -> str:
     """A migrated SQLite database with ``n_hosts`` compute hosts; returns its URL."""
-    url = f"sqlite+aiosqlite:///{directory / f'scheduler-{n_hosts}.db'}"
+    url = f"sqlite:///{directory / f'scheduler-{n_hosts}.db'}"
     await migrate.upgrade(url)
     services, nodes = _rows(n_hosts, random.Random(seed))
     db = Database(url)

@@ -7,7 +7,9 @@ It reads the database every service shares, so it needs no running service:
 - a claim (allocations) of a consumer that is gone or holds no host any
   more, and a node whose usage is not the sum of its allocations;
 - an instance stuck in a task state for longer than
-  ``compute.stuck_task_timeout``.
+  ``compute.stuck_task_timeout``;
+- an instance directory (disks, config drive, console log of a libvirt guest)
+  under ``compute.instances_path`` of a server that is gone.
 
 With ``repair`` each finding is fixed with the services' own code: ports
 are deallocated as a delete deallocates them, attachments deleted as the
@@ -17,9 +19,12 @@ build failed (ERROR with a fault) and a stuck delete finished.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, func, select, update
@@ -65,6 +70,7 @@ async def find(runtime: Runtime) -> list[Finding]:
     found += await _leaked_attachments(runtime)
     found += await _leaked_allocations(runtime)
     found += await _stuck_instances(runtime)
+    found += await _orphaned_instance_dirs(runtime)
     return found
 
 
@@ -216,6 +222,34 @@ async def _stuck_instances(runtime: Runtime) -> list[Finding]:
     return [
         Finding("stuck", uuid, f"{vm_state}/{task} for over {timeout}", repair(uuid, task))
         for uuid, vm_state, task in rows
+    ]
+
+
+async def _orphaned_instance_dirs(runtime: Runtime) -> list[Finding]:
+    """Directories of ``instances_path`` named after no live instance (``_base``, the
+    image cache, and hidden work directories are not instances)."""
+    root = runtime.settings.instances_path
+    if not root.is_dir():
+        return []
+    names = [p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
+    if not names:
+        return []
+    async with runtime.db.read() as session:
+        live = set(
+            await session.scalars(
+                select(Instance.uuid).where(Instance.uuid.in_(names), Instance.deleted == 0)
+            )
+        )
+
+    def repair(path: Path) -> Callable[[], Awaitable[None]]:
+        async def work() -> None:
+            await asyncio.to_thread(shutil.rmtree, path, True)
+
+        return work
+
+    return [
+        Finding("files", name, f"instance directory {root / name}", repair(root / name))
+        for name in sorted(set(names) - live)
     ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,31 @@ def write_clouds_yaml(path: Path, public_url: str, creds: Credentials, region: s
     with os.fdopen(fd, "w") as fh:
         yaml.safe_dump(doc, fh, sort_keys=False)
     tmp.replace(path)
+
+
+def password_auth_body(auth: Mapping[str, str]) -> dict[str, object]:
+    """Keystone's password-auth request for a ``clouds.yaml`` ``auth`` section (domains
+    default to Default)."""
+    return {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {
+                    "user": {
+                        "name": auth["username"],
+                        "password": auth["password"],
+                        "domain": {"name": auth.get("user_domain_name", "Default")},
+                    }
+                },
+            },
+            "scope": {
+                "project": {
+                    "name": auth["project_name"],
+                    "domain": {"name": auth.get("project_domain_name", "Default")},
+                }
+            },
+        }
+    }
 
 
 def read_credentials(path: Path) -> Credentials | None:

@@ -39,7 +39,7 @@ class ApiSettings(_Section):
 class DatabaseSettings(_Section):
     url: str | None = Field(
         None,
-        description="SQLAlchemy URL: sqlite+aiosqlite:///PATH, postgresql+asyncpg://…, "
+        description="SQLAlchemy URL: sqlite:///PATH, postgresql+asyncpg://…, "
         "mysql+aiomysql://…. Defaults to cumulo.db in the state directory.",
     )
     pool_size: int = Field(10, description="Connections kept open per process (not for SQLite).")
@@ -78,8 +78,31 @@ class ComputeSettings(_Section):
     quota_key_pairs: int = Field(100, description="Default key pairs per user.")
     quota_server_groups: int = Field(10, description="Default server groups per project.")
     quota_server_group_members: int = Field(10, description="Default servers per server group.")
-    driver: Literal["fake"] = Field(
+    driver: Literal["fake", "libvirt"] = Field(
         "fake", description="Hypervisor driver of the compute hosts this process runs."
+    )
+    instances_path: Path | None = Field(
+        None,
+        description="Where guests' disks, config drives and consoles live "
+        "(default STATE_DIR/instances).",
+    )
+    sync_power_state_interval: float = Field(
+        10.0,
+        description="Seconds between syncs of the hypervisor's power states into the "
+        "database (a guest that powered itself off shows SHUTOFF); 0 or less: never.",
+    )
+    running_deleted_instance_action: Literal["reap", "log", "noop"] = Field(
+        "reap",
+        description="What a compute host does with a guest whose server is deleted: "
+        "destroy it with its disks (reap), report it (log), or nothing (noop).",
+    )
+    running_deleted_instance_poll_interval: float = Field(
+        1800.0, description="Seconds between looks for guests of deleted servers (0: never)."
+    )
+    force_config_drive: bool | None = Field(
+        None,
+        description="Give every server a config drive; unset: yes in embedded mode "
+        "(in-memory bus), no otherwise.",
     )
     hosts: list[str] = Field(
         default_factory=list,
@@ -146,6 +169,28 @@ class FakeDriverSettings(_Section):
     )
 
 
+class LibvirtSettings(_Section):
+    """The libvirt/QEMU driver (Nova's ``[libvirt]``)."""
+
+    connection_uri: str | None = Field(
+        None,
+        description="libvirt URI; unset: qemu:///system when a libvirtd answers there, "
+        "else libvirt's embedded driver (qemu:///embed) under STATE_DIR/libvirt, no daemon.",
+    )
+    virt_type: Literal["auto", "kvm", "qemu"] = Field(
+        "auto",
+        description="kvm or qemu (TCG); auto boots a probe guest with KVM once and "
+        "falls back to qemu when it does not run (as under nested virtualisation).",
+    )
+    tb_cache_mb: int = Field(
+        32, description="TCG translation cache per guest, in MiB (bounds a guest's RSS)."
+    )
+    call_timeout: float = Field(60.0, description="Seconds any one libvirt call may take.")
+    images_dir: Path | None = Field(
+        None, description="Cache of base images, one per image (default INSTANCES_PATH/_base)."
+    )
+
+
 class ImageSettings(_Section):
     store_dir: Path | None = Field(
         None, description="Where image data is kept. Defaults to images/ in the state directory."
@@ -209,6 +254,7 @@ class Settings(BaseSettings):
     compute: ComputeSettings = Field(default_factory=ComputeSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     fake_driver: FakeDriverSettings = Field(default_factory=FakeDriverSettings)
+    libvirt: LibvirtSettings = Field(default_factory=LibvirtSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     volume: VolumeSettings = Field(default_factory=VolumeSettings)
@@ -229,11 +275,21 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
-        return f"sqlite+aiosqlite:///{(self.state_dir / 'cumulo.db').resolve()}"
+        return f"sqlite:///{(self.state_dir / 'cumulo.db').resolve()}"
 
     @property
     def compute_hosts(self) -> list[str]:
         return self.compute.hosts or [socket.gethostname()]
+
+    @property
+    def instances_path(self) -> Path:
+        return self.compute.instances_path or self.state_dir / "instances"
+
+    @property
+    def config_drive_forced(self) -> bool:
+        if self.compute.force_config_drive is not None:
+            return self.compute.force_config_drive
+        return self.bus.transport == "memory"
 
     @property
     def image_dir(self) -> Path:

@@ -43,9 +43,12 @@ class StateDirBusy(CumuloError):
     message = "Another cumulo is already running on state directory %(path)s."
 
 
-def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Run ``main`` on uvloop."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+def run(main: Callable[[], Coroutine[Any, Any, None]], plain_asyncio: bool = False) -> None:
+    """Run ``main`` on uvloop, or on asyncio's own loop when ``plain_asyncio``: a process
+    whose libvirt driver starts QEMU needs that, since under uvloop libvirt's handshake
+    with the QEMU it forks fails ("Unable to notify child process: Bad file descriptor")."""
+    factory = asyncio.new_event_loop if plain_asyncio else uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main())
 
 

@@ -19,7 +19,7 @@ from tests.fakes import STATIC_TOKENS, StaticTokenValidator
 
 @pytest.fixture
 async def sqlite_url(tmp_path: Path) -> str:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cumulo.db'}"
+    url = f"sqlite:///{tmp_path / 'cumulo.db'}"
     await migrate.upgrade(url)
     return url
 

@@ -39,7 +39,7 @@ async def fresh_database(engine: str, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database on ``engine``; yields its SQLAlchemy async URL, drops it after."""
     name = f"cumulo_t_{uuid.uuid4().hex[:16]}"
     if engine == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / (name + '.db')}"
+        yield f"sqlite:///{tmp_path / (name + '.db')}"
         return
     if engine == "postgresql":
         conn = await asyncpg.connect(POSTGRES_ADMIN_DSN)

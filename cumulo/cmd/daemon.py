@@ -62,19 +62,22 @@ def run_foreground(settings: Settings) -> None:
         ready.write_text(str(os.getpid()))
 
     try:
-        run(lambda: run_embedded(settings, on_ready=on_ready))
+        libvirt = settings.compute.driver == "libvirt"
+        run(lambda: run_embedded(settings, on_ready=on_ready), plain_asyncio=libvirt)
     finally:
         if ready.exists() and ready.read_text().strip() == str(os.getpid()):
             ready.unlink()
 
 
-def start_background(settings: Settings, config: Path | None) -> None:
+def start_background(settings: Settings, config: Path | None, quiet: bool = False) -> None:
+    """Start ``cumulo up`` detached and wait until it serves; ``quiet`` prints nothing."""
     from cumulo.server import usage_text
 
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     if running_pid(settings) is not None:
-        typer.echo("cumulo is already running.\n")
-        typer.echo(usage_text(settings))
+        if not quiet:
+            typer.echo("cumulo is already running.\n")
+            typer.echo(usage_text(settings))
         return
     _ready_file(settings).unlink(missing_ok=True)
     command = [
@@ -101,7 +104,8 @@ def start_background(settings: Settings, config: Path | None) -> None:
         )
     _pid_file(settings).write_text(str(child.pid))
     _wait_ready(settings, child, log_path)
-    typer.echo(usage_text(settings))
+    if not quiet:
+        typer.echo(usage_text(settings))
 
 
 def _wait_ready(settings: Settings, child: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -135,6 +139,12 @@ def stop_background(settings: Settings) -> None:
         typer.echo(f"cumulo (pid {pid}) stopped.")
     _pid_file(settings).unlink(missing_ok=True)
     _ready_file(settings).unlink(missing_ok=True)
+    if settings.compute.driver == "libvirt" or (settings.state_dir / "libvirt").is_dir():
+        from cumulo.virt.libvirt.host import stop_guests
+
+        stopped = stop_guests(settings)
+        if stopped:
+            typer.echo(f"stopped {stopped} guest(s).")
 
 
 def status(settings: Settings) -> bool:

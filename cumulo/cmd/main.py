@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from cumulo.cmd import daemon
+from cumulo.cmd.demo import run_demo
+from cumulo.cmd.image import image_app
 from cumulo.config import Settings, load_settings, reference_markdown
 from cumulo.exception import CumuloError
 from cumulo.log import setup_logging
@@ -24,6 +26,7 @@ db_app = typer.Typer(help="Database schema commands.", no_args_is_help=True)
 config_app = typer.Typer(help="Configuration commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(image_app, name="image")
 
 ConfigOption = Annotated[
     Path | None,
@@ -96,6 +99,23 @@ def up(
 
 
 @app.command()
+def demo(
+    state_dir: StateDirOption = None,
+    bind: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port of the one HTTP server.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Boot a real guest for the demo user (what `make up` runs): build the guest image,
+    start the cloud with the libvirt driver, upload the image, make a network and a key
+    pair, boot a server and show its console; each step reuses what exists."""
+    settings = _settings(config, state_dir, {"driver": "libvirt"}, bind=bind, port=port)
+    try:
+        run_demo(settings, lambda: daemon.start_background(settings, config, quiet=True))
+    except CumuloError as exc:
+        _fail(exc)
+
+
+@app.command()
 def down(state_dir: StateDirOption = None, config: ConfigOption = None) -> None:
     """Stop a cloud started with ``cumulo up --background``."""
     daemon.stop_background(_settings(config, state_dir))
@@ -163,7 +183,8 @@ def serve(
     try:
         prefixes = SERVICE_PREFIXES.get(service, ())
         managers = SERVICE_MANAGERS.get(service, ())
-        run(lambda: run_service(settings, prefixes, managers))
+        libvirt = service == "compute-host" and settings.compute.driver == "libvirt"
+        run(lambda: run_service(settings, prefixes, managers), plain_asyncio=libvirt)
     except CumuloError as exc:
         _fail(exc)
 

@@ -7,7 +7,7 @@ devices and server group (``_validate_and_build_base_options``,
 ``_provision_instances`` writes every record of every instance in one
 transaction that holds the project's quota lock and counts again, so
 concurrent creates can never pass a limit together. The build is then cast
-to the conductor.
+to the conductor. ``stop``, ``start`` and ``reboot`` are ``power_api.py``'s.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +30,7 @@ from cumulo.compute.create_request import CreateRequest, generate_password, sani
 from cumulo.compute.flavors import db as flavors_db
 from cumulo.compute.instance_actions import db as actions
 from cumulo.compute.keypairs import db as keypairs_db
+from cumulo.compute.power_api import PowerAPI
 from cumulo.compute.rpcapi import ComputeAPI
 from cumulo.compute.server_groups import db as groups_db
 from cumulo.compute.services.db import service_is_up
@@ -87,6 +88,7 @@ class API:
         self.volume_api = VolumeAPI(runtime.bus)
         self.conductor = ConductorAPI(runtime.bus)
         self.compute_rpcapi = ComputeAPI(runtime.bus)
+        self.power = PowerAPI(self.db, self.compute_rpcapi)
 
     # --- create ------------------------------------------------------------------------
 
@@ -325,6 +327,7 @@ class API:
                 swap_mb=flavor.swap,
                 extra_specs=flavors_db.extra_specs(flavor),
             ),
+            image=base.image if base.image_ref else None,
             image_properties=dict(base.image.properties) if base.image else {},
             is_bfv=not base.image_ref,
             availability_zone=base.availability_zone,
@@ -522,6 +525,19 @@ class API:
         await teardown.cleanup_allocated_networks(self.db, self.network_api, ctx, instance_uuid)
         await teardown.cleanup_volumes(self.db, self.volume_api, ctx, instance_uuid)
         await teardown.finish_delete(self.db, ctx, instance_uuid)
+
+    # --- power ---------------------------------------------------------------------------
+
+    async def stop(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self.power.stop(ctx, instance_uuid)
+
+    async def start(self, ctx: RequestContext, instance_uuid: str) -> None:
+        await self.power.start(ctx, instance_uuid)
+
+    async def reboot(
+        self, ctx: RequestContext, instance_uuid: str, reboot_type: Literal["SOFT", "HARD"]
+    ) -> None:
+        await self.power.reboot(ctx, instance_uuid, reboot_type)
 
     # --- other actions -----------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Reading and changing instance rows: the conditional updates every step of a build makes.
+"""Reading and changing instance rows: the conditional updates every step of an action makes.
 
 A step names the state it expects (``expected_task_state``, as Nova's
 ``instance.save(expected_task_state=…)``) and changes the row only if it is
@@ -15,9 +15,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cumulo.compute.errors import InstanceNotFound
-from cumulo.compute.states import TaskState, VmState
+from cumulo.compute.states import TaskState, Transition, VmState
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
 from cumulo.db.models.instances import Instance, InstanceFault
@@ -111,6 +112,38 @@ async def update_instance(
         expected=list(expected_task_state) if isinstance(expected_task_state, Iterable) else "any",
         actual=f"{row.vm_state}/{row.task_state}",
     )
+
+
+async def transition(
+    session: AsyncSession,
+    instance: Instance,
+    rule: Transition,
+    action: str,
+    values: Mapping[str, Any] | None = None,
+) -> None:
+    """Start ``action`` on ``instance`` if ``rule`` allows its state (409 otherwise).
+
+    The check reads the row as the caller loaded it; the update repeats the
+    check in its ``WHERE``, so a request that raced in between (a delete)
+    wins and this one gets ``UnexpectedTaskState``.
+    """
+    rule.check(
+        action,
+        instance.uuid,
+        instance.vm_state,
+        instance.task_state,
+        instance.launched_at is not None,
+    )
+    changes = {"task_state": rule.task_state, **(values or {})}
+    await update_instance(
+        session,
+        instance.uuid,
+        changes,
+        expected_task_state=rule.task_states,
+        expected_vm_state=rule.vm_states if rule.vm_states is not None else _ANY,
+    )
+    for key, value in changes.items():
+        set_committed_value(instance, key, value)
 
 
 def add_fault(

@@ -13,6 +13,11 @@ the conductor on the remaining alternates; any other is an abort (ERROR with
 a fault). Either way this attempt's ports, attachments and claim are given
 back.
 
+Stop, start and reboot (``stop_instance``, ``start_instance``,
+``reboot_instance``) are done by ``power.py``, the periodic power-state sync
+(``_sync_power_states``) by ``power_sync.py``; every piece of work on one
+instance holds that instance's lock (``locks.py``).
+
 One process may run several hosts (``settings.compute.hosts``): each is one
 ``ComputeManager`` on its own topic ``compute.<host>``.
 """
@@ -22,23 +27,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy import select
 
 from cumulo.compute import instances, teardown
+from cumulo.compute.block_device_info import prep_block_device
 from cumulo.compute.errors import BuildAbortException, InstanceNotFound, RescheduledException
 from cumulo.compute.instance_actions import db as actions
 from cumulo.compute.instances import UnexpectedDeletingTaskState, UnexpectedTaskState
+from cumulo.compute.locks import InstanceLocks
 from cumulo.compute.messages import (
     BuildAndRunInstance,
     ConsoleOutput,
     GetConsoleOutput,
+    RebootInstance,
+    StartInstance,
+    StopInstance,
     TerminateInstance,
 )
+from cumulo.compute.power import PowerActions
+from cumulo.compute.power_sync import PowerStateSync
+from cumulo.compute.reaper import reap_deleted_guests
+from cumulo.compute.recorder import Recorder
 from cumulo.compute.resource_tracker import ResourceTracker
-from cumulo.compute.states import PowerState, TaskState, VmState
+from cumulo.compute.states import TaskState, VmState
 from cumulo.conductor.messages import BuildInstances
 from cumulo.conductor.rpcapi import ConductorAPI
 from cumulo.context import RequestContext
@@ -69,8 +82,6 @@ LOG = logging.getLogger(__name__)
 
 BUILD_EVENT = "compute__do_build_and_run_instance"
 TERMINATE_EVENT = "compute_terminate_instance"
-VOLUME_POLL_SECONDS = 0.05
-VOLUME_WAIT_SECONDS = 180.0
 
 
 class ComputeManager(Manager):
@@ -85,10 +96,14 @@ class ComputeManager(Manager):
         self.network_api = NetworkAPI(runtime.bus)
         self.volume_api = VolumeAPI(runtime.bus)
         self.image_api = ImageAPI(runtime.bus)
+        self.driver.image_api = self.image_api
         self.conductor = ConductorAPI(runtime.bus)
-        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self.locks = InstanceLocks()
+        self.recorder = Recorder(runtime.db, runtime.bus, host, self.publisher)
+        self.power = PowerActions(self.recorder, self.driver, self.locks, self.network_api)
+        self.power_sync = PowerStateSync(runtime.db, host, self.driver, self.locks, self.power)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._periodic: asyncio.Task[None] | None = None
+        self._periodic: list[asyncio.Task[None]] = []
 
     @classmethod
     def for_process(cls, runtime: Runtime) -> list[Manager]:
@@ -98,6 +113,9 @@ class ComputeManager(Manager):
         return {
             BuildAndRunInstance: self.build_and_run_instance,
             TerminateInstance: self.terminate_instance,
+            StopInstance: self.stop_instance,
+            StartInstance: self.start_instance,
+            RebootInstance: self.reboot_instance,
             GetConsoleOutput: self.get_console_output,
         }
 
@@ -107,33 +125,53 @@ class ComputeManager(Manager):
         await self.driver.init_host()
         await self.tracker.register()
         await self._init_instances()
-        self._periodic = asyncio.create_task(self._report_periodically())
+        compute = self.runtime.settings.compute
+        self._every(compute.report_interval, self.tracker.heartbeat, first_after=True)
+        if compute.sync_power_state_interval > 0:
+            self._every(compute.sync_power_state_interval, self._sync_power_states)
+        reap = compute.running_deleted_instance_action
+        if compute.running_deleted_instance_poll_interval > 0 and reap != "noop":
+            self._every(
+                compute.running_deleted_instance_poll_interval,
+                self._cleanup_running_deleted_instances,
+            )
 
     async def stop(self) -> None:
-        if self._periodic is not None:
-            self._periodic.cancel()
+        for periodic in self._periodic:
+            periodic.cancel()
+        for periodic in self._periodic:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._periodic
+                await periodic
         tasks = list(self._tasks)
         if tasks:
             await asyncio.wait(tasks, timeout=5.0)
         for task in tasks:
             task.cancel()
 
-    async def _report_periodically(self) -> None:
-        interval = self.runtime.settings.compute.report_interval
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                await self.tracker.heartbeat()
-            except Exception:
-                LOG.exception("Heartbeat of %s failed", self.host)
+    def _every(
+        self, interval: float, job: Callable[[], Awaitable[None]], *, first_after: bool = False
+    ) -> None:
+        """Run ``job`` every ``interval`` seconds (Nova's periodic tasks), at once unless
+        ``first_after``; a failure is logged and the next round comes all the same."""
+
+        async def loop() -> None:
+            if first_after:
+                await asyncio.sleep(interval)
+            while True:
+                try:
+                    await job()
+                except Exception:
+                    LOG.exception("Periodic %s of %s failed", job.__name__, self.host)
+                await asyncio.sleep(interval)
+
+        self._periodic.append(asyncio.create_task(loop()))
 
     async def _init_instances(self) -> None:
         """Settle what a stopped process left on this host (Nova's ``_init_instance``).
 
         A build cannot resume halfway: it goes to ERROR with its claim and
-        ports given back. A delete that was under way is finished.
+        ports given back. A delete that was under way is finished, and so is a
+        stop, start or reboot (``PowerActions.resume``).
         """
         ctx = RequestContext(roles=("admin",))
         async with self.runtime.db.read() as session:
@@ -150,6 +188,8 @@ class ComputeManager(Manager):
             elif vm_state == VmState.BUILDING:
                 reason = "the compute service restarted during the build"
                 await self._abort(ctx, uuid, BuildAbortException(instance_uuid=uuid, reason=reason))
+            elif task_state is not None:
+                await self.power.resume(ctx, uuid)
 
     # --- build -------------------------------------------------------------------------
 
@@ -161,17 +201,11 @@ class ComputeManager(Manager):
     async def _locked_do_build_and_run_instance(
         self, ctx: RequestContext, msg: BuildAndRunInstance
     ) -> None:
-        async with self._locks[msg.instance_uuid]:
+        async with self.locks.hold(msg.instance_uuid):
             try:
                 await self._do_build_and_run_instance(ctx, msg)
             except Exception:
                 LOG.exception("Build of %s failed unexpectedly", msg.instance_uuid)
-        self._forget_lock(msg.instance_uuid)
-
-    def _forget_lock(self, uuid: str) -> None:
-        lock = self._locks.get(uuid)
-        if lock is not None and not lock.locked():
-            del self._locks[uuid]
 
     async def _do_build_and_run_instance(
         self, ctx: RequestContext, msg: BuildAndRunInstance
@@ -210,15 +244,13 @@ class ComputeManager(Manager):
         async with self.runtime.db.read() as session:
             instance = await instances.get_instance(session, None, uuid)
             held = await self.tracker.claim_is_held(session, uuid)
-        await notify(
-            self.runtime.bus, ctx, self.publisher, "instance.create.start", _payload(instance)
-        )
+        await self.recorder.notify(ctx, "instance.create.start", instance)
         if not held:
             raise RescheduledException(
                 instance_uuid=uuid, reason=f"no resources are claimed on {self.host}"
             )
         await self._validate_instance_group_policy(uuid)
-        image_meta = await self._image_meta(ctx, instance)
+        image_meta = await self._image_meta(ctx, msg, instance)
         network_info, block_device_info = await self._build_resources(ctx, msg, instance)
         async with self.runtime.db.write() as session:
             await instances.update_instance(
@@ -255,9 +287,7 @@ class ComputeManager(Manager):
             await self.driver.destroy(ctx, instance, network_info, block_device_info)
             raise
         instance.vm_state, instance.power_state = VmState.ACTIVE, info.state
-        await notify(
-            self.runtime.bus, ctx, self.publisher, "instance.create.end", _payload(instance)
-        )
+        await self.recorder.notify(ctx, "instance.create.end", instance)
 
     async def _validate_instance_group_policy(self, uuid: str) -> None:
         """The late check of the group's (anti-)affinity, against where its members landed."""
@@ -288,9 +318,15 @@ class ComputeManager(Manager):
             reason = "Affinity instance group policy was violated."
             raise RescheduledException(instance_uuid=uuid, reason=reason)
 
-    async def _image_meta(self, ctx: RequestContext, instance: Instance) -> ImageMeta | None:
+    async def _image_meta(
+        self, ctx: RequestContext, msg: BuildAndRunInstance, instance: Instance
+    ) -> ImageMeta | None:
+        """The request spec's image; asked of the image service only for a spec written
+        before the spec carried it."""
         if not instance.image_ref:
             return None
+        if msg.request_spec.image is not None:
+            return msg.request_spec.image
         try:
             return await self.image_api.get(ctx, instance.image_ref)
         except CumuloError as exc:
@@ -365,73 +401,7 @@ class ComputeManager(Manager):
         raise AssertionError("unreachable")
 
     async def _prep_block_device(self, ctx: RequestContext, instance: Instance) -> BlockDeviceInfo:
-        """Create the volumes the mappings ask for, attach every volume to this host."""
-        async with self.runtime.db.read() as session:
-            bdms = list(
-                await session.scalars(
-                    select(BlockDeviceMapping)
-                    .where(
-                        BlockDeviceMapping.instance_uuid == instance.uuid,
-                        BlockDeviceMapping.deleted == 0,
-                        BlockDeviceMapping.destination_type == "volume",
-                    )
-                    .order_by(BlockDeviceMapping.id)
-                )
-            )
-        info = BlockDeviceInfo()
-        connector = {"host": self.host, "initiator": None, "platform": "x86_64", "os_type": "linux"}
-        for bdm in bdms:
-            volume_id = bdm.volume_id
-            if volume_id is None:
-                volume = await self.volume_api.create(
-                    ctx,
-                    bdm.volume_size or 1,
-                    image_id=bdm.image_id if bdm.source_type == "image" else None,
-                    volume_type=bdm.volume_type,
-                    availability_zone=instance.availability_zone,
-                )
-                volume_id = volume.id
-                await self._record_bdm(bdm.id, volume_id=volume_id)
-                await self._await_volume_available(ctx, volume_id)
-            attachment = await self.volume_api.attachment_create(
-                ctx, volume_id, instance.uuid, connector
-            )
-            await self.volume_api.attachment_complete(ctx, attachment.id)
-            device = bdm.device_name or _device_name(len(info.block_device_mapping))
-            await self._record_bdm(
-                bdm.id,
-                attachment_id=attachment.id,
-                connection_info=attachment.connection_info,
-                device_name=device,
-            )
-            info.block_device_mapping.append(
-                {
-                    "connection_info": attachment.connection_info,
-                    "mount_device": device,
-                    "boot_index": bdm.boot_index,
-                    "delete_on_termination": bdm.delete_on_termination,
-                }
-            )
-            if bdm.boot_index == 0:
-                info.root_device_name = device
-        return info
-
-    async def _record_bdm(self, bdm_id: int, **values: object) -> None:
-        async with self.runtime.db.write() as session:
-            bdm = await session.get(BlockDeviceMapping, bdm_id)
-            if bdm is not None:
-                for key, value in values.items():
-                    setattr(bdm, key, value)
-
-    async def _await_volume_available(self, ctx: RequestContext, volume_id: str) -> None:
-        async with asyncio.timeout(VOLUME_WAIT_SECONDS):
-            while True:
-                volume = await self.volume_api.get(ctx, volume_id)
-                if volume.status == "available":
-                    return
-                if volume.status not in ("creating", "downloading"):
-                    raise CumuloError(f"volume {volume_id} is {volume.status}")
-                await asyncio.sleep(VOLUME_POLL_SECONDS)
+        return await prep_block_device(self.runtime.db, self.volume_api, ctx, instance, self.host)
 
     # --- when a build fails ------------------------------------------------------------
 
@@ -546,9 +516,8 @@ class ComputeManager(Manager):
     # --- delete ------------------------------------------------------------------------
 
     async def terminate_instance(self, ctx: RequestContext, msg: TerminateInstance) -> None:
-        async with self._locks[msg.instance_uuid]:
+        async with self.locks.hold(msg.instance_uuid):
             await self._shutdown_and_delete(ctx, msg.instance_uuid)
-        self._forget_lock(msg.instance_uuid)
 
     async def _shutdown_and_delete(self, ctx: RequestContext, uuid: str) -> None:
         """Nova's ``_shutdown_instance`` and ``_complete_deletion``; safe to repeat."""
@@ -558,15 +527,35 @@ class ComputeManager(Manager):
             except InstanceNotFound:
                 return
             await actions.event_start(session, ctx, uuid, TERMINATE_EVENT, host=self.host)
-        await notify(
-            self.runtime.bus, ctx, self.publisher, "instance.delete.start", _payload(instance)
-        )
+        await self.recorder.notify(ctx, "instance.delete.start", instance)
         await self._release_resources(ctx, uuid, None)
         async with self.runtime.db.write() as session:
             await actions.event_finish(session, ctx, uuid, TERMINATE_EVENT)
         await teardown.finish_delete(self.runtime.db, ctx, uuid)
-        await notify(
-            self.runtime.bus, ctx, self.publisher, "instance.delete.end", _payload(instance)
+        await self.recorder.notify(ctx, "instance.delete.end", instance)
+
+    # --- power (power.py, power_sync.py) -----------------------------------------------
+
+    async def stop_instance(self, ctx: RequestContext, msg: StopInstance) -> None:
+        await self.power.stop_instance(ctx, msg)
+
+    async def start_instance(self, ctx: RequestContext, msg: StartInstance) -> None:
+        await self.power.start_instance(ctx, msg)
+
+    async def reboot_instance(self, ctx: RequestContext, msg: RebootInstance) -> None:
+        await self.power.reboot_instance(ctx, msg)
+
+    async def _sync_power_states(self) -> None:
+        """Bring the database in line with the guests' power states (one round)."""
+        await self.power_sync.sync_power_states()
+
+    async def _cleanup_running_deleted_instances(self) -> None:
+        """Destroy (or report) the guests of servers deleted behind this host's back."""
+        await reap_deleted_guests(
+            self.runtime.db,
+            self.driver,
+            self.host,
+            self.runtime.settings.compute.running_deleted_instance_action,
         )
 
     # --- other calls -------------------------------------------------------------------
@@ -579,22 +568,3 @@ class ComputeManager(Manager):
             lines = output.splitlines(keepends=True)
             output = "".join(lines[-msg.length :]) if msg.length else ""
         return ConsoleOutput(output=output)
-
-
-def _device_name(index: int) -> str:
-    return "/dev/vd" + chr(ord("a") + index)
-
-
-def _payload(instance: Instance) -> dict[str, object]:
-    return {
-        "uuid": instance.uuid,
-        "display_name": instance.display_name,
-        "tenant_id": instance.project_id,
-        "user_id": instance.user_id,
-        "host": instance.host,
-        "node": instance.node,
-        "state": instance.vm_state,
-        "power_state": PowerState(instance.power_state).name.lower(),
-        "flavor": instance.flavor,
-        "image_uuid": instance.image_ref,
-    }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cumulo.network.messages import RequestedNetworks
 from cumulo.rpc.messages import Message
 from cumulo.scheduler.messages import Selection
@@ -30,6 +32,28 @@ class TerminateInstance(Message):
     TYPE = "compute.TerminateInstance"
 
     instance_uuid: str
+
+
+class StopInstance(Message):
+    """Power the guest off; ``clean_shutdown`` first asks the guest OS to shut down."""
+
+    TYPE = "compute.StopInstance"
+
+    instance_uuid: str
+    clean_shutdown: bool = True
+
+
+class StartInstance(Message):
+    TYPE = "compute.StartInstance"
+
+    instance_uuid: str
+
+
+class RebootInstance(Message):
+    TYPE = "compute.RebootInstance"
+
+    instance_uuid: str
+    reboot_type: Literal["SOFT", "HARD"]
 
 
 class GetConsoleOutput(Message):

@@ -20,6 +20,7 @@ from cumulo.compute.instance_actions import api as instance_actions
 from cumulo.compute.keypairs import api as keypairs
 from cumulo.compute.microversions import COMPUTE_API
 from cumulo.compute.server_groups import api as server_groups
+from cumulo.compute.servers import actions as server_actions
 from cumulo.compute.servers import api as servers
 from cumulo.compute.servers import read as servers_read
 from cumulo.compute.services import api as services
@@ -59,6 +60,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/v2.1/os-availability-zone", availability_zones.index, "az:index"),
     Route("GET", "/v2.1/os-availability-zone/detail", availability_zones.detail, "az:detail"),
     *servers.ROUTES,
+    *server_actions.ROUTES,
     *servers_read.ROUTES,
     *instance_actions.ROUTES,
     *server_groups.ROUTES,

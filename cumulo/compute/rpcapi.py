@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from cumulo.compute.messages import (
     BuildAndRunInstance,
     ConsoleOutput,
     GetConsoleOutput,
+    RebootInstance,
+    StartInstance,
+    StopInstance,
     TerminateInstance,
 )
 from cumulo.context import RequestContext
@@ -27,6 +32,25 @@ class ComputeAPI:
 
     async def terminate_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
         await self.bus.cast(topic(host), TerminateInstance(instance_uuid=instance_uuid), ctx)
+
+    async def stop_instance(
+        self, ctx: RequestContext, host: str, instance_uuid: str, clean_shutdown: bool = True
+    ) -> None:
+        msg = StopInstance(instance_uuid=instance_uuid, clean_shutdown=clean_shutdown)
+        await self.bus.cast(topic(host), msg, ctx)
+
+    async def start_instance(self, ctx: RequestContext, host: str, instance_uuid: str) -> None:
+        await self.bus.cast(topic(host), StartInstance(instance_uuid=instance_uuid), ctx)
+
+    async def reboot_instance(
+        self,
+        ctx: RequestContext,
+        host: str,
+        instance_uuid: str,
+        reboot_type: Literal["SOFT", "HARD"],
+    ) -> None:
+        msg = RebootInstance(instance_uuid=instance_uuid, reboot_type=reboot_type)
+        await self.bus.cast(topic(host), msg, ctx)
 
     async def get_console_output(
         self, ctx: RequestContext, host: str, instance_uuid: str, length: int | None = None

@@ -6,11 +6,20 @@ to it (None when nothing), as ``nova/compute/vm_states.py`` and
 table from which every server status is derived. ``BUILD_STEPS`` is the boot
 path's task_state sequence; the compute manager moves along it with
 conditional updates, each expecting the step before.
+
+A server action the API accepts has a ``Transition``: the vm_states and
+task_states it starts from (Nova's ``check_instance_state``) and the task it
+starts. ``check`` refuses any other state with Nova's 409;
+``instances.transition`` checks and moves task_state in one conditional
+update.
 """
 
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
+
+from cumulo.compute.errors import InstanceInvalidState
 
 
 class VmState(enum.StrEnum):
@@ -40,6 +49,10 @@ class TaskState(enum.StrEnum):
     REBOOTING_HARD = "rebooting_hard"
     REBOOT_PENDING_HARD = "reboot_pending_hard"
     REBOOT_STARTED_HARD = "reboot_started_hard"
+    PAUSING = "pausing"
+    UNPAUSING = "unpausing"
+    SUSPENDING = "suspending"
+    RESUMING = "resuming"
     POWERING_OFF = "powering-off"
     POWERING_ON = "powering-on"
     UPDATING_PASSWORD = "updating_password"
@@ -145,3 +158,67 @@ PROGRESS_STATUSES = frozenset(
     {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
 )
 """Statuses whose server bodies carry ``progress``."""
+
+
+# --- what an action may start from ----------------------------------------------------------
+
+SOFT_REBOOT_STATES: tuple[TaskState, ...] = _REBOOT
+"""task_states of a soft reboot: the API's, then compute's acknowledgement, then the driver's."""
+HARD_REBOOT_STATES: tuple[TaskState, ...] = _HARD_REBOOT
+
+ALLOW_SOFT_REBOOT = frozenset({_V.ACTIVE})
+ALLOW_HARD_REBOOT = frozenset({_V.ACTIVE, _V.STOPPED, _V.PAUSED, _V.SUSPENDED, _V.ERROR})
+ALLOW_REBOOT: frozenset[str | None] = frozenset(
+    {None, *_REBOOT, _T.REBOOTING_HARD, _T.RESUMING, _T.UNPAUSING, _T.PAUSING, _T.SUSPENDING}
+)
+"""task_states a hard reboot may interrupt (Nova's ``task_states.ALLOW_REBOOT``)."""
+
+
+class InstanceNotLaunched(InstanceInvalidState):
+    """The instance never became ACTIVE, so there is no guest to act on."""
+
+    message = "Instance %(instance_uuid)s is in an invalid state for '%(action)s'"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Where an action may start (None: any vm_state) and the task_state it sets."""
+
+    vm_states: frozenset[str] | None
+    task_states: frozenset[str | None]
+    task_state: TaskState | None = None
+    must_have_launched: bool = True
+
+    def check(
+        self, action: str, uuid: str, vm_state: str, task_state: str | None, launched: bool
+    ) -> None:
+        """Refuse a state the action may not start from, with Nova's 409 and its wording."""
+        if self.vm_states is not None and vm_state not in self.vm_states:
+            raise InstanceInvalidState(
+                action=action, instance_uuid=uuid, attr="vm_state", state=vm_state
+            )
+        if task_state not in self.task_states:
+            raise InstanceInvalidState(
+                action=action, instance_uuid=uuid, attr="task_state", state=task_state
+            )
+        if self.must_have_launched and not launched:
+            raise InstanceNotLaunched(action=action, instance_uuid=uuid)
+
+
+def _only(*states: str | None) -> frozenset[str | None]:
+    return frozenset(states)
+
+
+STOP = Transition(frozenset({_V.ACTIVE, _V.ERROR}), _only(None), _T.POWERING_OFF)
+FORCE_STOP = Transition(None, _only(None), _T.POWERING_OFF, must_have_launched=False)
+"""The stop the power-state sync makes of a STOPPED instance whose guest runs."""
+START = Transition(frozenset({_V.STOPPED}), _only(None), _T.POWERING_ON)
+REBOOT = Transition(ALLOW_SOFT_REBOOT | ALLOW_HARD_REBOOT, ALLOW_REBOOT)
+"""The check every reboot passes first; then that of its type."""
+SOFT_REBOOT = Transition(ALLOW_SOFT_REBOOT, _only(None), _T.REBOOTING)
+HARD_REBOOT = Transition(ALLOW_HARD_REBOOT, ALLOW_REBOOT, _T.REBOOTING_HARD)
+
+
+def powered_off(power_state: int) -> bool:
+    """The guest does not run: shut down, crashed, or not found on the hypervisor."""
+    return power_state in (PowerState.NOSTATE, PowerState.SHUTDOWN, PowerState.CRASHED)

@@ -1,21 +1,22 @@
 """Opening the database, and the sessions every service uses.
 
-SQLite (embedded mode) gets WAL, foreign keys and a busy timeout on every
-connection, and its writers are serialised inside the process with an asyncio
-lock and ``BEGIN IMMEDIATE``, so two coroutines never race to upgrade a read
-lock (which SQLite answers with an immediate "database is locked").
-PostgreSQL and MariaDB take concurrent writers as they are.
+SQLite (embedded mode) runs on the event loop's thread (``sqlite_inloop``) in WAL
+mode, and its writers are serialised inside the process with an asyncio lock and
+``BEGIN IMMEDIATE``, so two coroutines never race to upgrade a read lock (which
+SQLite answers with an immediate "database is locked"). PostgreSQL and MariaDB
+take concurrent writers as they are.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import registry
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -23,15 +24,20 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from cumulo.db import sqlite_inloop
 from cumulo.exception import Conflict
+
+registry.register("sqlite.inloop", "cumulo.db.sqlite_inloop", "SQLiteDialect_inloop")
+
+SQLITE_LOCK_WAIT = 30.0
+"""How long a writer waits for another process to release SQLite's write lock."""
 
 
 def make_engine(url: str, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
-        engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(engine)
+        engine = create_async_engine(_in_loop(url), pool_size=pool_size, max_overflow=-1, **kwargs)
+        sqlite_inloop.configure(engine.sync_engine)
         return engine
     kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     if url.startswith("mysql"):
@@ -39,24 +45,10 @@ def make_engine(url: str, pool_size: int = 10, echo: bool = False) -> AsyncEngin
     return create_async_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide when transactions begin.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    @event.listens_for(sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        mode = conn.get_execution_options().get("sqlite_begin", "BEGIN")
-        conn.exec_driver_sql(mode)
+def _in_loop(url: str) -> str:
+    """Any SQLite URL (``sqlite+aiosqlite://`` included) on ``sqlite_inloop``'s driver."""
+    _scheme, _, rest = url.partition(":")
+    return f"sqlite+inloop:{rest}"
 
 
 class Database:
@@ -71,6 +63,8 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer_bind = self.engine.execution_options(**{sqlite_inloop.WRITER: True})
+        """SQLite writers: ``BEGIN IMMEDIATE`` takes the write lock when they begin."""
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -84,10 +78,31 @@ class Database:
                 yield session
             return
         async with self._write_lock:
-            bind = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            async with AsyncSession(bind, expire_on_commit=False) as session:
-                async with session.begin():
+            session = await self._begin_sqlite_writer()
+            async with session:
+                try:
                     yield session
+                except BaseException:
+                    await session.rollback()
+                    raise
+                await session.commit()
+
+    async def _begin_sqlite_writer(self) -> AsyncSession:
+        """A session holding SQLite's write lock; while another process holds it, waits
+        on the loop (see ``sqlite_inloop``)."""
+        delay = 0.001
+        deadline = time.monotonic() + SQLITE_LOCK_WAIT
+        while True:
+            session = AsyncSession(self._writer_bind, expire_on_commit=False)
+            try:
+                await session.connection()
+                return session
+            except OperationalError as error:
+                await session.close()
+                if not sqlite_inloop.is_locked(error) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from cumulo.image.messages import ImageMeta
 from cumulo.scheduler.host_state import Resources
 
 
@@ -35,6 +36,9 @@ class RequestSpec(BaseModel):
     project_id: str
     user_id: str | None = None
     flavor: FlavorSpec
+    image: ImageMeta | None = None
+    """The image the server boots from, as the API found it; the compute host builds
+    from it without asking the image service again (Nova's ``RequestSpec.image``)."""
     image_properties: dict[str, Any] = {}
     is_bfv: bool = False
     availability_zone: str | None = None

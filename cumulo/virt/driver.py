@@ -18,6 +18,7 @@ from cumulo.config import Settings
 from cumulo.context import RequestContext
 from cumulo.db.models.instances import Instance
 from cumulo.image.messages import ImageMeta
+from cumulo.image.rpcapi import ImageAPI
 from cumulo.network.model import NetworkInfo
 
 
@@ -53,6 +54,9 @@ class ComputeDriver(abc.ABC):
     def __init__(self, settings: Settings, host: str) -> None:
         self.settings = settings
         self.host = host
+        self.image_api: ImageAPI | None = None
+        """The image service, for a driver that fetches more images than the one it was
+        given (a kernel and ramdisk); the compute manager sets it."""
 
     async def init_host(self) -> None:  # noqa: B027 (optional for a driver)
         """Prepare the hypervisor when the compute service starts."""
@@ -115,7 +119,10 @@ class ComputeDriver(abc.ABC):
     ) -> None: ...
 
 
-DRIVERS = {"fake": "cumulo.virt.fake:FakeDriver"}
+DRIVERS = {
+    "fake": "cumulo.virt.fake:FakeDriver",
+    "libvirt": "cumulo.virt.libvirt.driver:LibvirtDriver",
+}
 
 
 def load_driver(settings: Settings, host: str) -> ComputeDriver:

@@ -1,16 +1,24 @@
 """A hypervisor that keeps its guests in memory: the scheduler, the pipeline and its
 failure branches can be tried without QEMU (Nova's ``nova/virt/fake.py``).
 
+Guests are records in memory whose power state follows the calls: spawn
+and power_on make them RUNNING, power_off SHUTDOWN, reboot RUNNING again.
+``set_guest_state`` changes one as the world outside the cloud would (a
+guest that powered itself off, crashed, or was started by hand), for the
+power-state sync to find.
+
 Failures come from ``settings.fake_driver`` (``fail_spawn_hosts``,
 ``fail_spawn``, ``spawn_delay``) or from a test through ``FakeDriver.inject``,
-which applies to every fake host of the process.
+which applies to every fake host of the process: an ``Injection`` names the
+call (spawn, power_off, power_on, reboot), can make it fail, leave the guest
+in a given state when it fails, or hold the call until the test lets it go.
 """
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeAlias
 
 from cumulo.compute.states import PowerState
 from cumulo.config import Settings
@@ -21,14 +29,24 @@ from cumulo.network.model import NetworkInfo
 from cumulo.virt.driver import BlockDeviceInfo, ComputeDriver, HostResources, InstanceInfo
 from cumulo.virt.errors import FatalVirtError, InstanceNotFoundInDriver, VirtError
 
+Call: TypeAlias = Literal["spawn", "power_off", "power_on", "reboot"]
+
 
 @dataclass
 class Injection:
-    """A failure a test asks for: on ``host`` (every host when None), the next ``times`` spawns."""
+    """What a test asks of the next ``times`` ``call``s on ``host`` (every host when None).
 
-    fail: Literal["retryable", "fatal"]
+    ``fail`` makes the call raise (``VirtError``, or ``FatalVirtError`` for
+    "fatal"); a failing power call leaves the guest in ``leaves`` (unchanged
+    when None). ``wait`` holds the call until the event is set.
+    """
+
+    fail: Literal["retryable", "fatal"] | None = "retryable"
     host: str | None = None
     times: int = 1_000_000
+    call: Call = "spawn"
+    leaves: PowerState | None = None
+    wait: asyncio.Event | None = None
 
 
 @dataclass
@@ -67,15 +85,36 @@ class FakeDriver(ComputeDriver):
     async def list_instances(self) -> list[str]:
         return list(self.guests)
 
-    def _failure(self) -> str | None:
-        fake = self.settings.fake_driver
-        if self.host in fake.fail_spawn_hosts:
-            return fake.fail_spawn
+    def set_guest_state(self, uuid: str, state: PowerState) -> None:
+        """Change a guest behind the cloud's back: powered off from inside, crashed, killed
+        (``SHUTDOWN``/``CRASHED``), or started by hand (``RUNNING``)."""
+        self.guests[uuid].state = state
+
+    def _injection(self, call: Call) -> Injection | None:
         for injection in self.injections:
-            if injection.times > 0 and injection.host in (None, self.host):
+            if (
+                injection.call == call
+                and injection.times > 0
+                and injection.host in (None, self.host)
+            ):
                 injection.times -= 1
-                return injection.fail
+                return injection
         return None
+
+    async def _inject(self, call: Call, guest: FakeGuest | None = None) -> None:
+        """Hold or fail ``call`` if a test asked for it."""
+        injection = self._injection(call)
+        if injection is None:
+            return
+        if injection.wait is not None:
+            await injection.wait.wait()
+        if injection.fail is None:
+            return
+        if guest is not None and injection.leaves is not None:
+            guest.state = injection.leaves
+        if injection.fail == "fatal":
+            raise FatalVirtError(reason=f"injected fatal failure of {call} on {self.host}")
+        raise VirtError(reason=f"injected failure of {call} on {self.host}")
 
     async def spawn(
         self,
@@ -86,14 +125,14 @@ class FakeDriver(ComputeDriver):
         network_info: NetworkInfo,
         block_device_info: BlockDeviceInfo,
     ) -> None:
-        delay = self.settings.fake_driver.spawn_delay
-        if delay:
-            await asyncio.sleep(delay)
-        failure = self._failure()
-        if failure == "fatal":
-            raise FatalVirtError(reason=f"injected fatal failure on {self.host}")
-        if failure == "retryable":
+        fake = self.settings.fake_driver
+        if fake.spawn_delay:
+            await asyncio.sleep(fake.spawn_delay)
+        if self.host in fake.fail_spawn_hosts:
+            if fake.fail_spawn == "fatal":
+                raise FatalVirtError(reason=f"injected fatal failure on {self.host}")
             raise VirtError(reason=f"injected failure on {self.host}")
+        await self._inject("spawn")
         self.guests[instance.uuid] = FakeGuest(
             uuid=instance.uuid,
             name=instance.display_name,
@@ -130,11 +169,16 @@ class FakeDriver(ComputeDriver):
         self, ctx: RequestContext, instance: Instance, network_info: NetworkInfo, reboot_type: str
     ) -> None:
         guest = self._guest(instance)
+        await self._inject("reboot", guest)
         guest.state = PowerState.RUNNING
         guest.console.append(f"{reboot_type.lower()} reboot")
 
     async def power_off(self, instance: Instance, clean_shutdown_timeout: float = 0) -> None:
-        self._guest(instance).state = PowerState.SHUTDOWN
+        """Off, also when the guest is already gone: what was asked for is true."""
+        guest = self.guests.get(instance.uuid)
+        await self._inject("power_off", guest)
+        if guest is not None:
+            guest.state = PowerState.SHUTDOWN
 
     async def power_on(
         self,
@@ -143,4 +187,6 @@ class FakeDriver(ComputeDriver):
         network_info: NetworkInfo,
         block_device_info: BlockDeviceInfo | None = None,
     ) -> None:
-        self._guest(instance).state = PowerState.RUNNING
+        guest = self._guest(instance)
+        await self._inject("power_on", guest)
+        guest.state = PowerState.RUNNING

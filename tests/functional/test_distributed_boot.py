@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from bench.api_bench import password_body
+from cumulo.clouds import password_auth_body
 from tests.databases import fresh_database
 from tests.functional.cloud import CUMULO, free_port, osc, run
 from tests.functional.test_distributed import _serve, _wait_serving, _write_config
@@ -132,7 +132,7 @@ def test_boot_spread_quota_delete_and_audit(cloud: tuple[Path, Path, int], tmp_p
 
 async def _parallel_creates(url: str, auth: dict[str, Any], n: int) -> int:
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
-        r = await client.post("/identity/v3/auth/tokens", json=password_body(auth))
+        r = await client.post("/identity/v3/auth/tokens", json=password_auth_body(auth))
         headers = {
             "X-Auth-Token": r.headers["X-Subject-Token"],
             "OpenStack-API-Version": "compute 2.100",

@@ -3,6 +3,7 @@ what a user types, end to end, and `cumulo audit` clean afterwards."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -133,3 +134,29 @@ def test_boot_from_volume(cloud: Cloud) -> None:
     assert [v["Status"] for v in volumes] == ["available"]
     cloud.osc("volume", "delete", volumes[0]["ID"], cloud=DEMO, as_json=False)
     assert cloud.cumulo("audit", check=False).returncode == 0
+
+
+def _status(cloud: Cloud, name: str, want: str) -> str:
+    """The server's status once it is ``want`` (or whatever it shows after 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        status = str(cloud.osc("server", "show", "-c", "status", name, cloud=DEMO)["status"])
+        if status == want or time.monotonic() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def test_stop_start_reboot(cloud: Cloud) -> None:
+    # `server stop` and `server start` have no --wait in this openstackclient (10.5): poll.
+    _create(cloud, "power-1")
+    cloud.osc("server", "stop", "power-1", cloud=DEMO, as_json=False)
+    assert _status(cloud, "power-1", "SHUTOFF") == "SHUTOFF"
+    cloud.osc("server", "start", "power-1", cloud=DEMO, as_json=False)
+    assert _status(cloud, "power-1", "ACTIVE") == "ACTIVE"
+    cloud.osc("server", "reboot", "--wait", "power-1", cloud=DEMO, as_json=False)
+    assert _status(cloud, "power-1", "ACTIVE") == "ACTIVE"
+    cloud.osc("server", "reboot", "--hard", "--wait", "power-1", cloud=DEMO, as_json=False)
+    assert _status(cloud, "power-1", "ACTIVE") == "ACTIVE"
+    events = cloud.osc("server", "event", "list", "power-1", cloud=DEMO)
+    assert [e["Action"] for e in events] == ["reboot", "reboot", "start", "stop", "create"]
+    cloud.osc("server", "delete", "--wait", "power-1", cloud=DEMO, as_json=False)

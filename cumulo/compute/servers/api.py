@@ -1,7 +1,8 @@
-"""``POST /servers``, ``DELETE /servers/{id}`` and server actions (Nova's ``ServersController``).
+"""``POST /servers`` and ``DELETE /servers/{id}`` (Nova's ``ServersController``).
 
 The handlers parse and check the request; ``cumulo.compute.api.API`` does the
-work. The read side (list, show, update) is ``servers/read.py``.
+work. The read side (list, show, update) is ``servers/read.py``, the server
+actions ``servers/actions.py``.
 """
 
 from __future__ import annotations
@@ -134,30 +135,9 @@ async def delete(
     return Response(status_code=204)
 
 
-async def action(
-    request: Request, server_id: str, ctx: RequestContext = Depends(http.caller)
-) -> JSON:
-    body = await read_json(request, http.runtime(request).settings.api.max_body_bytes)
-    if not isinstance(body, dict) or len(body) != 1:
-        raise Invalid("Malformed request body")
-    name, args = next(iter(body.items()))
-    if name == "os-getConsoleOutput":
-        length = (args or {}).get("length") if isinstance(args, dict) else None
-        if length is not None:
-            length = int(length)
-            if length < -1:
-                raise Invalid("Invalid input for field/attribute length.")
-        output = await compute_api(request).get_console_output(
-            ctx, server_id, None if length in (None, -1) else length
-        )
-        return JSON({"output": output}, 200)
-    raise Invalid(f"There is no such action: {name}")
-
-
 _SERVER = "/v2.1/servers/{server_id}"
 
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/v2.1/servers", create, "servers:create"),
     Route("DELETE", _SERVER, delete, "servers:delete"),
-    Route("POST", _SERVER + "/action", action, "servers:action"),
 )

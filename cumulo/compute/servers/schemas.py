@@ -21,6 +21,7 @@ from cumulo.compute.validation import (
     check_pattern,
     check_range,
     description,
+    enum,
     fail,
     is_integer,
     string,
@@ -246,3 +247,16 @@ def check_version(body: Any, version: APIVersion) -> None:
         raise SchemaValidationError("server", server, detail)
     if version >= APIVersion.parse("2.37") and "networks" not in server:
         raise SchemaValidationError("server", server, "'networks' is a required property")
+
+
+# --- server actions ------------------------------------------------------------------------
+
+
+class RebootType(_Strict):
+    type: Annotated[str, PlainValidator(enum("HARD", "Hard", "hard", "SOFT", "Soft", "soft"))]
+
+
+class RebootBody(_Strict):
+    """``{"reboot": {"type": "SOFT" | "HARD"}}``, either in any of Nova's three casings."""
+
+    reboot: RebootType

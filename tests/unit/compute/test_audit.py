@@ -26,7 +26,7 @@ def _audit(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
 async def test_audit_finds_and_repairs_leaks_and_stuck_builds(tmp_path: Path) -> None:
     async with boot_cloud(tmp_path) as cloud:
         config = tmp_path / "cumulo.toml"
-        config.write_text(f'[database]\nurl = "{cloud.runtime.db.url}"\n')
+        config.write_text(f'state_dir = "{tmp_path}"\n[database]\nurl = "{cloud.runtime.db.url}"\n')
         assert _audit(config).returncode == 0
 
         crashed = await cloud.create("crashed")
@@ -49,10 +49,18 @@ async def test_audit_finds_and_repairs_leaks_and_stuck_builds(tmp_path: Path) ->
                 )
             )  # fmt: skip
 
+        # The crashed server's guest files stayed on its host; a live server's are its own.
+        _guest_files(tmp_path, crashed)
+        _guest_files(tmp_path, stuck)
+        _guest_files(tmp_path, "_base")
+
         found = _audit(config)
         assert found.returncode == 1
         kinds = {line.split()[0] for line in found.stdout.splitlines()}
-        assert kinds == {"port", "allocation", "stuck"}
+        assert kinds == {"port", "allocation", "stuck", "files"}
+        assert [line.split()[1] for line in found.stdout.splitlines() if "files" in line] == [
+            crashed
+        ]
         assert crashed in found.stdout and stuck in found.stdout
 
         repaired = _audit(config, "--repair")
@@ -64,4 +72,11 @@ async def test_audit_finds_and_repairs_leaks_and_stuck_builds(tmp_path: Path) ->
         row = await cloud.instance(stuck)
         assert (row.vm_state, row.task_state, row.host) == ("error", None, None)
         assert await cloud.ports_of(crashed) == 0
+        assert {p.name for p in (tmp_path / "instances").iterdir()} == {"_base", stuck}
         assert await cloud.allocations_of(stuck) == 0
+
+
+def _guest_files(state: Path, name: str) -> None:
+    directory = state / "instances" / name
+    directory.mkdir(parents=True)
+    (directory / "console.log").write_text("guest output\n")

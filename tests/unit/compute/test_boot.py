@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from cumulo.conductor.manager import ConductorManager
-from cumulo.db.models.instances import Instance
+from cumulo.db.models.instances import BlockDeviceMapping, Instance
 from cumulo.network.compute_errors import NoMoreFixedIps
 from cumulo.network.rpcapi import NetworkAPI
 from cumulo.scheduler import claims
@@ -342,3 +342,32 @@ async def test_a_build_lost_with_the_process_resumes_at_start(cloud: BootCloud) 
     assert server.host is not None
     await restarted.stop()
     assert await cloud.leaks() == []
+
+
+async def test_volume_devices_follow_the_disk_the_server_boots_from(cloud: BootCloud) -> None:
+    """An image-backed server's own disk is vda, so its first volume is vdb; a server
+    booted from a volume has that volume as vda."""
+    blank = {"source_type": "blank", "destination_type": "volume", "volume_size": 1,
+             "boot_index": -1, "delete_on_termination": True}  # fmt: skip
+    from_image = await cloud.create("with-data", block_device_mapping_v2=[blank])
+    await cloud.wait(from_image, "active")
+    boot_volume = {"source_type": "image", "uuid": cloud.image_id, "destination_type": "volume",
+                   "volume_size": 1, "boot_index": 0, "delete_on_termination": True}  # fmt: skip
+    from_volume = await cloud.create(
+        "bfv", imageRef="", block_device_mapping_v2=[boot_volume, blank]
+    )
+    await cloud.wait(from_volume, "active")
+    async with cloud.runtime.db.read() as session:
+        rows = (
+            await session.execute(
+                select(BlockDeviceMapping.instance_uuid, BlockDeviceMapping.device_name)
+                .where(BlockDeviceMapping.destination_type == "volume")
+                .order_by(BlockDeviceMapping.id)
+            )
+        ).all()
+    devices = [(uuid, name) for uuid, name in rows]
+    assert devices == [
+        (from_image, "/dev/vdb"),
+        (from_volume, "/dev/vda"),
+        (from_volume, "/dev/vdb"),
+    ]

@@ -1,0 +1,116 @@
+"""SQLite run on the event loop's own thread, for the embedded mode.
+
+aiosqlite sends every statement to a worker thread and wakes the loop when it is
+done: two thread hops and a loop iteration per statement, which cost more than
+the statement itself (microseconds on a local file in WAL mode) and, on the boot
+path, halved the boots per second. This dialect is the standard library's
+``sqlite3`` behind SQLAlchemy's asyncio API: it says it is async, so
+``create_async_engine`` takes it, and its calls return without yielding.
+
+Running on the loop is safe because nothing here waits long. In WAL mode readers
+never wait for writers, and this process serialises its own writers before they
+begin (``engine.Database.write``). What is left is another process writing the
+same file (``cumulo audit --repair`` beside a running cloud): a writer's
+``BEGIN IMMEDIATE`` does not wait for it inside SQLite but fails at once with
+"database is locked", and ``Database.write`` waits it out on the loop
+(``is_locked``), so the cloud never freezes behind another process.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import event, exc, pool
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.url import URL
+from sqlalchemy.util.concurrency import await_
+
+READ_BUSY_TIMEOUT_MS = 200
+"""How long a statement may wait inside SQLite for a lock (rare in WAL mode:
+a checkpoint or recovery by another process) before it fails."""
+
+
+class InLoopCursor(sqlite3.Cursor):
+    async def _async_soft_close(self) -> None:
+        """SQLAlchemy's asyncio results close an async driver's cursor here; a
+        ``sqlite3`` cursor keeps its rows until they are read."""
+
+
+class InLoopConnection(sqlite3.Connection):
+    def cursor(self, factory: Any = InLoopCursor) -> Any:
+        return super().cursor(factory)
+
+
+class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
+    driver = "inloop"
+    is_async = True
+    supports_statement_cache = True
+
+    @classmethod
+    def get_pool_class(cls, url: URL) -> type[pool.Pool]:
+        return pool.AsyncAdaptedQueuePool
+
+    @classmethod
+    def get_async_dialect_cls(cls, url: URL) -> type[SQLiteDialect_inloop]:
+        return cls
+
+    def create_connect_args(self, url: URL) -> Any:
+        args, kwargs = super().create_connect_args(url)
+        return args, {**kwargs, "factory": InLoopConnection, "timeout": 0}
+
+    def on_connect(self) -> Any:
+        functions = super().on_connect()
+
+        def configure(dbapi_conn: Any) -> None:
+            functions(dbapi_conn)
+            # Let SQLAlchemy, not the driver, decide when transactions begin.
+            dbapi_conn.isolation_level = None
+            for pragma in (
+                "journal_mode=WAL",
+                "synchronous=NORMAL",
+                "foreign_keys=ON",
+                f"busy_timeout={READ_BUSY_TIMEOUT_MS}",
+            ):
+                dbapi_conn.execute(f"PRAGMA {pragma}")
+
+        return configure
+
+    def do_begin(self, dbapi_connection: Any) -> None:
+        """``BEGIN``, or ``BEGIN IMMEDIATE`` for a writer, failing at once when locked."""
+        conn = dbapi_connection.driver_connection
+        if not dbapi_connection.info.pop(WRITER, False):
+            conn.execute("BEGIN")
+            return
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={READ_BUSY_TIMEOUT_MS}")
+
+
+WRITER = "cumulo_writer"
+"""Execution option (and connection info key) of a connection that will write."""
+
+
+async def _nothing() -> None:
+    return None
+
+
+def configure(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _mark_writer(conn: Connection) -> None:
+        if conn.get_execution_options().get(WRITER):
+            conn.connection.info[WRITER] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _await_once(*_args: Any) -> None:
+        # ``AsyncConnection.execute`` refuses a driver that never awaited (its guard
+        # against sync drivers); a no-op await satisfies it without leaving the thread.
+        await_(_nothing())
+
+
+def is_locked(error: exc.OperationalError) -> bool:
+    """Whether ``error`` is another process holding the database's write lock."""
+    return isinstance(error.orig, sqlite3.OperationalError) and "locked" in str(error.orig)
