@@ -9,11 +9,12 @@ raises ``UnexpectedTaskState`` or ``InstanceNotFound``.
 
 from __future__ import annotations
 
+import functools
 import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Update, and_, bindparam, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -60,17 +61,6 @@ async def get_instance(
     return instance
 
 
-def _expected_clause(column: Any, expected: Iterable[str | None]) -> Any:
-    states = list(expected)
-    values = [s for s in states if s is not None]
-    clauses = []
-    if values:
-        clauses.append(column.in_(values))
-    if None in states:
-        clauses.append(column.is_(None))
-    return or_(*clauses)
-
-
 async def update_instance(
     session: AsyncSession,
     uuid: str,
@@ -85,17 +75,27 @@ async def update_instance(
     ``UnexpectedDeletingTaskState`` when a delete took it over, and
     ``UnexpectedTaskState`` for any other state.
     """
-    stmt = update(Instance).where(Instance.uuid == uuid, Instance.deleted == 0)
+    task_states: list[str | None] | None = None
     if expected_task_state is not _ANY:
         assert isinstance(expected_task_state, Iterable)
-        stmt = stmt.where(_expected_clause(Instance.task_state, expected_task_state))
+        task_states = list(expected_task_state)
+    vm_states: list[str] | None = None
     if expected_vm_state is not _ANY:
         assert isinstance(expected_vm_state, Iterable)
-        stmt = stmt.where(Instance.vm_state.in_(list(expected_vm_state)))
-    result = await session.execute(
-        stmt.values(**values).execution_options(synchronize_session=False)
+        vm_states = list(expected_vm_state)
+    statement = _update_statement(
+        tuple(sorted(values)),
+        None if task_states is None else _shape(task_states),
+        vm_states is not None,
     )
-    if result.rowcount:  # type: ignore[attr-defined]
+    params: dict[str, Any] = {f"new_{column}": value for column, value in values.items()}
+    params["which_uuid"] = uuid
+    if task_states is not None:
+        params["task_states"] = [t for t in task_states if t is not None]
+    if vm_states is not None:
+        params["vm_states"] = vm_states
+    connection = await session.connection()
+    if (await connection.execute(statement, params)).rowcount:
         return
     row = (
         await session.execute(
@@ -107,11 +107,38 @@ async def update_instance(
     if row is None:
         raise InstanceNotFound(instance_id=uuid)
     if row.task_state == TaskState.DELETING:
-        raise UnexpectedDeletingTaskState(expected=expected_task_state, actual=row.task_state)
+        raise UnexpectedDeletingTaskState(expected=task_states, actual=row.task_state)
     raise UnexpectedTaskState(
-        expected=list(expected_task_state) if isinstance(expected_task_state, Iterable) else "any",
+        expected=task_states if task_states is not None else "any",
         actual=f"{row.vm_state}/{row.task_state}",
     )
+
+
+def _shape(states: list[str | None]) -> tuple[bool, bool]:
+    """Which tests an expected task state needs: IN (the states), IS NULL (None)."""
+    return any(s is not None for s in states), None in states
+
+
+@functools.lru_cache(maxsize=512)
+def _update_statement(
+    columns: tuple[str, ...], task_shape: tuple[bool, bool] | None, vm_states: bool
+) -> Update:
+    """The conditional update of ``columns``, built once per shape with every value bound
+    at execution: building and keying a statement costs more than running it."""
+    statement = update(Instance).where(
+        Instance.uuid == bindparam("which_uuid"), Instance.deleted == 0
+    )
+    if task_shape is not None:
+        in_states, is_null = task_shape
+        clauses = []
+        if in_states:
+            clauses.append(Instance.task_state.in_(bindparam("task_states", expanding=True)))
+        if is_null:
+            clauses.append(Instance.task_state.is_(None))
+        statement = statement.where(or_(false(), *clauses))
+    if vm_states:
+        statement = statement.where(Instance.vm_state.in_(bindparam("vm_states", expanding=True)))
+    return statement.values({column: bindparam(f"new_{column}") for column in columns})
 
 
 async def transition(

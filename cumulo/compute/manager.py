@@ -74,6 +74,7 @@ from cumulo.rpc.messages import Message
 from cumulo.rpc.server import Handler
 from cumulo.runtime import Runtime
 from cumulo.scheduler import claims
+from cumulo.scheduler.request_spec import RequestSpec
 from cumulo.virt.driver import BlockDeviceInfo, ComputeDriver, load_driver
 from cumulo.virt.errors import FatalVirtError
 from cumulo.volume.rpcapi import VolumeAPI
@@ -220,12 +221,14 @@ class ComputeManager(Manager):
                     expected_task_state=[TaskState.SCHEDULING],
                     expected_vm_state=[VmState.BUILDING],
                 )
-                await actions.event_start(session, ctx, uuid, BUILD_EVENT, host=self.host)
+                started = await actions.event_start(
+                    session, ctx, uuid, BUILD_EVENT, host=self.host
+                )
         except (InstanceNotFound, UnexpectedTaskState) as exc:
             LOG.info("Not building %s: %s", uuid, exc.format_message())
             return
         try:
-            await self._build_and_run_instance(ctx, msg)
+            await self._build_and_run_instance(ctx, msg, started)
         except RescheduledException as exc:
             LOG.info("%s", exc.format_message())
             await self._reschedule(ctx, msg, exc)
@@ -239,7 +242,9 @@ class ComputeManager(Manager):
             LOG.exception("Unexpected failure building %s", uuid)
             await self._abort(ctx, uuid, exc)
 
-    async def _build_and_run_instance(self, ctx: RequestContext, msg: BuildAndRunInstance) -> None:
+    async def _build_and_run_instance(
+        self, ctx: RequestContext, msg: BuildAndRunInstance, started: actions.OpenEvent
+    ) -> None:
         uuid = msg.instance_uuid
         async with self.runtime.db.read() as session:
             instance = await instances.get_instance(session, None, uuid)
@@ -249,7 +254,7 @@ class ComputeManager(Manager):
             raise RescheduledException(
                 instance_uuid=uuid, reason=f"no resources are claimed on {self.host}"
             )
-        await self._validate_instance_group_policy(uuid)
+        await self._validate_instance_group_policy(uuid, msg.request_spec)
         image_meta = await self._image_meta(ctx, msg, instance)
         network_info, block_device_info = await self._build_resources(ctx, msg, instance)
         async with self.runtime.db.write() as session:
@@ -282,15 +287,18 @@ class ComputeManager(Manager):
                     expected_task_state=[TaskState.SPAWNING],
                 )
                 await self.tracker.build_succeeded(session)
-                await actions.event_finish(session, ctx, uuid, BUILD_EVENT)
+                await actions.finish_event(session, started)
         except CumuloError:
             await self.driver.destroy(ctx, instance, network_info, block_device_info)
             raise
         instance.vm_state, instance.power_state = VmState.ACTIVE, info.state
         await self.recorder.notify(ctx, "instance.create.end", instance)
 
-    async def _validate_instance_group_policy(self, uuid: str) -> None:
-        """The late check of the group's (anti-)affinity, against where its members landed."""
+    async def _validate_instance_group_policy(self, uuid: str, spec: RequestSpec) -> None:
+        """The late check of the group's (anti-)affinity, against where its members landed;
+        none for an instance the request put in no group (Nova's ``group`` hint)."""
+        if spec.group is None:
+            return
         async with self.runtime.db.read() as session:
             group = await session.scalar(
                 select(ServerGroup)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
-from cumulo.db.models.network import InstanceVif, Port
+from cumulo.db.models.network import InstanceVif, IPAllocation, Port
 from cumulo.network import access, errors, nic_requests, nw_info, port_store, secgroups
 from cumulo.network.compute_errors import (
     FixedIpAlreadyInUse,
@@ -36,18 +36,18 @@ async def _create_port(
     settings: NetworkSettings,
     nic: Nic,
     project_id: str,
-    groups: list[str],
-) -> Port:
-    """A port on the NIC's network, with Neutron's errors turned into Nova's."""
+    cols: dict[str, Any],
+) -> tuple[Port, list[IPAllocation]]:
+    """A port on the NIC's network (its security groups already checked), with
+    Neutron's errors turned into Nova's."""
     address = nic.request.fixed_ip
     net_id = nic.network.id
     try:
         if address is not None:
             ipaddress.ip_address(address)
         requested = [{"ip_address": address}] if address is not None else None
-        cols = {"security_groups": groups, "admin_state_up": True}
-        row, _ = await port_store.create(
-            session, settings, nic.network, project_id, cols, requested
+        return await port_store.create(
+            session, settings, nic.network, project_id, cols, requested, groups_checked=True
         )
     except (ValueError, errors.InvalidIpForNetwork, errors.InvalidIpForSubnet):
         raise FixedIpInvalidForNetwork(ip=address, network_id=net_id) from None
@@ -57,7 +57,6 @@ async def _create_port(
         raise PortLimitExceeded() from None
     except errors.IpAddressGenerationFailure:
         raise NoMoreFixedIps(net=net_id) from None
-    return row
 
 
 async def _existing(session: AsyncSession, instance_uuid: str) -> bool:
@@ -90,15 +89,25 @@ async def allocate_for_instance(
         for nic in nics:
             nic_requests.check_port_security(nic, subnets.get(nic.network.id, 0), group_ids)
         owner = f"compute:{instance.availability_zone}"
+        bound = port_store.binding(instance.uuid, owner, msg.bind_host_id)
+        made: list[tuple[Port, InstanceVif]] = []
+        ips: dict[str, list[IPAllocation]] = {}
         for position, nic in enumerate(nics):
             port = nic.port
             if port is None:
                 groups = group_ids or ([default_group] if nic.network.port_security_enabled else [])
-                port = await _create_port(session, settings, nic, instance.project_id, groups)
-            port_store.bind(port, instance.uuid, owner, msg.bind_host_id)
-            session.add(_vif_row(instance.uuid, nic, port, position))
+                cols = {"security_groups": groups, "admin_state_up": True, **bound}
+                port, addresses = await _create_port(
+                    session, settings, nic, instance.project_id, cols
+                )
+                ips[port.id] = addresses
+            else:
+                port_store.bind(port, instance.uuid, owner, msg.bind_host_id)
+            vif = _vif_row(instance.uuid, nic, port, position)
+            session.add(vif)
+            made.append((port, vif))
         await session.flush()
-        return await nw_info.build(session, instance.uuid)
+        return await nw_info.of_ports(session, made, ips)
 
     return await port_store.with_retries(runtime.db, work)
 

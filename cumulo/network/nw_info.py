@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from cumulo.db.models.network import InstanceVif, IPAllocation, Network, Port, Subnet
 from cumulo.network import model, port_store
+
+R = TypeVar("R", Network, Subnet)
 
 
 def _subnet(row: Subnet, addresses: list[IPAllocation]) -> model.Subnet:
@@ -82,21 +86,42 @@ async def build(
             select(InstanceVif).where(InstanceVif.instance_uuid == instance_uuid)
         )
     }
-    ports.sort(key=lambda p: (vifs[p.id].position if p.id in vifs else len(vifs), p.id))
-    ips = await port_store.ips_of(session, [p.id for p in ports])
-    nets = {
-        n.id: n
-        for n in await session.scalars(
-            select(Network).where(Network.id.in_({p.network_id for p in ports}))
-        )
-    }
-    subnet_ids = {a.subnet_id for found in ips.values() for a in found}
-    subnets = {
-        s.id: s for s in await session.scalars(select(Subnet).where(Subnet.id.in_(subnet_ids)))
-    }
+    return await of_ports(session, [(p, vifs.get(p.id)) for p in ports])
+
+
+async def of_ports(
+    session: AsyncSession,
+    ports: Sequence[tuple[Port, InstanceVif | None]],
+    ips: Mapping[str, list[IPAllocation]] | None = None,
+) -> model.NetworkInfo:
+    """The VIFs of ``ports`` (with their records on the instance), in the instance's order.
+
+    ``ips`` holds the addresses the caller already has (of ports it just made);
+    networks and subnets the session holds are not read again.
+    """
+    known = dict(ips or {})
+    unread = [p.id for p, _ in ports if p.id not in known]
+    if unread:
+        known.update(await port_store.ips_of(session, unread))
+    for found in known.values():
+        found.sort(key=lambda a: (a.subnet_id, a.ip_address))
+    nets = await _rows(session, Network, {p.network_id for p, _ in ports})
+    subnets = await _rows(session, Subnet, {a.subnet_id for f in known.values() for a in f})
+    ordered = sorted(ports, key=lambda e: (e[1].position if e[1] else len(ports), e[0].id))
     return model.NetworkInfo(
         vifs=[
-            _vif(p, _network(nets[p.network_id], subnets, ips.get(p.id, [])), vifs.get(p.id))
-            for p in ports
+            _vif(p, _network(nets[p.network_id], subnets, known.get(p.id, [])), vif)
+            for p, vif in ordered
         ]
     )
+
+
+async def _rows(session: AsyncSession, table: type[R], ids: set[str]) -> dict[str, R]:
+    """The rows of ``table`` with ``ids``: those the session holds, and one read for the rest."""
+    held = {i: session.identity_map.get(identity_key(table, i)) for i in ids}
+    found: dict[str, R] = {i: row for i, row in held.items() if row is not None}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        rows = await session.scalars(select(table).where(table.id.in_(missing)))
+        found.update({row.id: row for row in rows})
+    return found

@@ -54,11 +54,16 @@ async def check_mac(session: AsyncSession, net_id: str, mac: str) -> None:
         raise MacAddressInUse(net_id=net_id, mac=mac)
 
 
-async def check_groups(session: AsyncSession, project_id: str, cols: dict[str, Any]) -> None:
+async def check_groups(
+    session: AsyncSession, project_id: str, cols: dict[str, Any], in_project: bool = False
+) -> None:
+    """Groups need port security; each must be one of the project's (unless the caller
+    found them there: ``in_project``)."""
     groups = cols["security_groups"]
     if groups and not cols["port_security_enabled"]:
         raise PortSecurityAndIPRequiredForSecurityGroups()
-    await secgroups.check_groups(session, project_id, groups)
+    if not in_project:
+        await secgroups.check_groups(session, project_id, groups)
 
 
 async def ips_of(session: AsyncSession, port_ids: list[str]) -> dict[str, list[IPAllocation]]:
@@ -76,11 +81,13 @@ async def create(
     project_id: str,
     cols: dict[str, Any],
     requested_ips: list[Any] | None,
+    groups_checked: bool = False,
 ) -> tuple[Port, list[IPAllocation]]:
     """A new port on ``net`` with column values ``cols``, its MAC and addresses.
 
     ``cols`` may name ``mac_address`` and must hold ``security_groups`` (ids of
-    ``project_id``'s groups). Raises ``OverQuota`` past the project's port quota.
+    ``project_id``'s groups; ``groups_checked`` when the caller found them among
+    the project's). Raises ``OverQuota`` past the project's port quota.
     """
     await quotas.check_quota(session, settings, project_id, "port")
     cols = dict(cols)
@@ -89,7 +96,7 @@ async def create(
     if mac is not None:
         await check_mac(session, net.id, mac)
     cols.setdefault("port_security_enabled", net.port_security_enabled)
-    await check_groups(session, project_id, cols)
+    await check_groups(session, project_id, cols, groups_checked)
     row = Port(id=new_uuid(), project_id=project_id, mac_address=mac or ipam.new_mac(), **cols)
     session.add(row)
     await session.flush()
@@ -98,12 +105,20 @@ async def create(
     return row, ips
 
 
+def binding(device_id: str, device_owner: str, host: str) -> dict[str, str]:
+    """The columns of a port attached to a device on ``host``."""
+    return {
+        "device_id": device_id,
+        "device_owner": device_owner,
+        "host_id": host,
+        "vif_type": BOUND_VIF_TYPE if host else "unbound",
+    }
+
+
 def bind(row: Port, device_id: str, device_owner: str, host: str) -> None:
     """Attach ``row`` to a device on ``host`` (Nova's port update at boot)."""
-    row.device_id = device_id
-    row.device_owner = device_owner
-    row.host_id = host
-    row.vif_type = BOUND_VIF_TYPE if host else "unbound"
+    for column, value in binding(device_id, device_owner, host).items():
+        setattr(row, column, value)
     row.revision_number += 1
 
 

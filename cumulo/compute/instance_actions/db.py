@@ -18,7 +18,7 @@ import datetime
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api import pagination
@@ -75,13 +75,23 @@ async def action_finish(
     return action
 
 
+@dataclass(frozen=True)
+class OpenEvent:
+    """An event ``event_start`` recorded: what ``finish_event`` needs to close it by id."""
+
+    id: int
+    action_id: int
+    owned: bool
+    """Whether it belongs to the request's own action (whose ``updated_at`` moves with it)."""
+
+
 async def event_start(
     session: AsyncSession,
     ctx: RequestContext,
     instance_uuid: str,
     event: str,
     host: str | None = None,
-) -> InstanceActionEvent:
+) -> OpenEvent:
     """Record that a step (``compute__do_build_and_run_instance``) of the action began."""
     action, owned = await _action_for_event(session, ctx, instance_uuid)
     now = utcnow()
@@ -90,7 +100,7 @@ async def event_start(
     if owned:
         action.updated_at = now
     await session.flush()
-    return row
+    return OpenEvent(row.id, action.id, owned)
 
 
 async def event_finish(
@@ -101,7 +111,7 @@ async def event_finish(
     result: Result = "Success",
     traceback: str | None = None,
     details: str | None = None,
-) -> InstanceActionEvent:
+) -> None:
     """Record how a step ended; an "Error" also marks its action's message "Error".
 
     A step run twice in one action (a build rescheduled to another host)
@@ -109,17 +119,34 @@ async def event_finish(
     """
     action, owned = await _action_for_event(session, ctx, instance_uuid)
     row = await _open_event(session, action.id, event)
+    await finish_event(session, OpenEvent(row.id, action.id, owned), result, traceback, details)
+
+
+async def finish_event(
+    session: AsyncSession,
+    started: OpenEvent,
+    result: Result = "Success",
+    traceback: str | None = None,
+    details: str | None = None,
+) -> None:
+    """``event_finish`` for the event its own ``event_start`` returned: no lookup."""
     now = utcnow()
-    row.finish_time = now
-    row.result = result
-    row.traceback = traceback
-    row.details = details
+    await session.execute(
+        update(InstanceActionEvent)
+        .where(InstanceActionEvent.id == started.id)
+        .values(finish_time=now, result=result, traceback=traceback, details=details)
+        .execution_options(synchronize_session=False)
+    )
+    action: dict[str, object] = {"updated_at": now} if started.owned else {}
     if result.lower() == "error":
-        action.message = "Error"
-    if owned:
-        action.updated_at = now
-    await session.flush()
-    return row
+        action["message"] = "Error"
+    if action:
+        await session.execute(
+            update(InstanceAction)
+            .where(InstanceAction.id == started.action_id)
+            .values(**action)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _action_for_event(

@@ -15,7 +15,7 @@ from cumulo.compute.instance_actions import db as actions
 from cumulo.compute.instance_actions import names
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
-from cumulo.db.models.instances import Instance, InstanceAction
+from cumulo.db.models.instances import Instance, InstanceAction, InstanceActionEvent
 from cumulo.runtime import Runtime
 from tests import fakes
 from tests.compute_rows import instance
@@ -230,7 +230,12 @@ async def test_event_finish_updates_the_action(runtime: Runtime, server: str) ->
     ctx = demo("req-stop")
     async with runtime.db.write() as session:
         await actions.event_start(session, ctx, server, "compute_stop_instance", host="h")
-        finished = await actions.event_finish(session, ctx, server, "compute_stop_instance")
+        await actions.event_finish(session, ctx, server, "compute_stop_instance")
+    async with runtime.db.read() as session:
+        finished = await session.scalar(
+            select(InstanceActionEvent).where(InstanceActionEvent.event == "compute_stop_instance")
+        )
+    assert finished is not None
     assert finished.result == "Success" and finished.finish_time is not None
     stop = await _action(runtime, "req-stop")
     assert stop.updated_at is not None and stop.updated_at >= start
