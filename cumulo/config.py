@@ -215,6 +215,13 @@ class NetworkSettings(_Section):
     quota_router: int = Field(10, description="Default routers per project.")
     quota_floatingip: int = Field(50, description="Default floating IPs per project.")
     dns_domain: str = Field("openstacklocal", description="Domain of ports' dns_assignment.")
+    data_plane: bool | None = Field(
+        None,
+        description=(
+            "Give guests' NICs a data path on their compute host (bridge, tap, DHCP, "
+            "metadata); unset: on with the libvirt driver, off with the fake one."
+        ),
+    )
 
 
 class VolumeSettings(_Section):

@@ -7,6 +7,7 @@ pid) once it serves, which is what the parent waits for.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -145,6 +146,23 @@ def stop_background(settings: Settings) -> None:
         stopped = stop_guests(settings)
         if stopped:
             typer.echo(f"stopped {stopped} guest(s).")
+    from cumulo.network.agent.data_plane import run_dir
+
+    if run_dir(settings).is_dir():
+        removed = asyncio.run(_tear_down_data_plane(settings))
+        if removed:
+            typer.echo(f"removed the data plane of {removed} network(s).")
+
+
+async def _tear_down_data_plane(settings: Settings) -> int:
+    from cumulo.network.agent.data_plane import tear_down
+    from cumulo.runtime import Runtime
+
+    runtime = Runtime.from_settings(settings)
+    try:
+        return await tear_down(runtime)
+    finally:
+        await runtime.close()
 
 
 def status(settings: Settings) -> bool:

@@ -54,6 +54,7 @@ from cumulo.compute.resource_tracker import ResourceTracker
 from cumulo.compute.states import TaskState, VmState
 from cumulo.conductor.messages import BuildInstances
 from cumulo.conductor.rpcapi import ConductorAPI
+from cumulo.config import Settings
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
 from cumulo.db.models.instances import (
@@ -66,6 +67,7 @@ from cumulo.exception import CumuloError
 from cumulo.image.messages import ImageMeta
 from cumulo.image.rpcapi import ImageAPI
 from cumulo.manager import Manager
+from cumulo.network.agent.data_plane import DataPlane
 from cumulo.network.messages import InstanceRef
 from cumulo.network.model import NetworkInfo
 from cumulo.network.rpcapi import NetworkAPI
@@ -98,6 +100,8 @@ class ComputeManager(Manager):
         self.volume_api = VolumeAPI(runtime.bus)
         self.image_api = ImageAPI(runtime.bus)
         self.driver.image_api = self.image_api
+        self.data_plane = DataPlane.of(runtime) if _wants_data_plane(runtime.settings) else None
+        self.driver.vif_driver = self.data_plane
         self.conductor = ConductorAPI(runtime.bus)
         self.locks = InstanceLocks()
         self.recorder = Recorder(runtime.db, runtime.bus, host, self.publisher)
@@ -148,6 +152,8 @@ class ComputeManager(Manager):
             await asyncio.wait(tasks, timeout=5.0)
         for task in tasks:
             task.cancel()
+        if self.data_plane is not None:
+            await self.data_plane.stop()
 
     def _every(
         self, interval: float, job: Callable[[], Awaitable[None]], *, first_after: bool = False
@@ -221,9 +227,7 @@ class ComputeManager(Manager):
                     expected_task_state=[TaskState.SCHEDULING],
                     expected_vm_state=[VmState.BUILDING],
                 )
-                started = await actions.event_start(
-                    session, ctx, uuid, BUILD_EVENT, host=self.host
-                )
+                started = await actions.event_start(session, ctx, uuid, BUILD_EVENT, host=self.host)
         except (InstanceNotFound, UnexpectedTaskState) as exc:
             LOG.info("Not building %s: %s", uuid, exc.format_message())
             return
@@ -436,7 +440,11 @@ class ComputeManager(Manager):
         with contextlib.suppress(InstanceNotFound):
             async with self.runtime.db.read() as session:
                 instance = await instances.get_instance(session, None, uuid, read_deleted=True)
-            await self.driver.destroy(ctx, instance, NetworkInfo())
+            network_info = NetworkInfo()
+            if self.data_plane is not None:  # the NICs to unplug; the fake driver has none
+                admin = RequestContext.admin_context(ctx.request_id)
+                network_info = await self.network_api.get_instance_nw_info(admin, uuid)
+            await self.driver.destroy(ctx, instance, network_info)
         await teardown.cleanup_allocated_networks(self.runtime.db, self.network_api, ctx, uuid)
         await teardown.cleanup_volumes(
             self.runtime.db, self.volume_api, ctx, uuid, delete=delete_volumes
@@ -576,3 +584,11 @@ class ComputeManager(Manager):
             lines = output.splitlines(keepends=True)
             output = "".join(lines[-msg.length :]) if msg.length else ""
         return ConsoleOutput(output=output)
+
+
+def _wants_data_plane(settings: Settings) -> bool:
+    """Whether guests' NICs get a data path here (``[network] data_plane``; by default
+    with a driver that runs real guests)."""
+    if settings.network.data_plane is not None:
+        return settings.network.data_plane
+    return settings.compute.driver == "libvirt"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import importlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from cumulo.compute.states import PowerState
 from cumulo.config import Settings
@@ -50,6 +50,14 @@ class BlockDeviceInfo:
     """One entry per volume: ``connection_info``, ``mount_device``, ``boot_index``."""
 
 
+class VifDriver(Protocol):
+    """What plugs a guest's NICs into the host's network (os-vif's ``plug``/``unplug``)."""
+
+    async def plug(self, network_info: NetworkInfo) -> None: ...
+
+    async def unplug(self, network_info: NetworkInfo) -> None: ...
+
+
 class ComputeDriver(abc.ABC):
     def __init__(self, settings: Settings, host: str) -> None:
         self.settings = settings
@@ -57,6 +65,9 @@ class ComputeDriver(abc.ABC):
         self.image_api: ImageAPI | None = None
         """The image service, for a driver that fetches more images than the one it was
         given (a kernel and ramdisk); the compute manager sets it."""
+        self.vif_driver: VifDriver | None = None
+        """Plugs NICs into the host's data plane; None: a guest's NIC is a tap with no
+        network behind it. The compute manager sets it."""
 
     async def init_host(self) -> None:  # noqa: B027 (optional for a driver)
         """Prepare the hypervisor when the compute service starts."""

@@ -123,7 +123,9 @@ def test_kernel_form_takes_a_dhcp_address_accepts_the_key_and_reboots(
     meta = meta_data(public_key)
     drive = write_config_drive(tmp_path, meta)
     port = free_port()
-    nic = ("-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{port}-:22")
+    # restrict=on: the guest reaches nothing beyond QEMU (its metadata request to
+    # 169.254.169.254 must not leave the machine).
+    nic = ("-nic", f"user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22")
     boot = qemu_boot_args(image, "kernel")
     with bare_qemu(boot, tmp_path, config_drive=drive, nic=nic) as guest:
         guest.wait_for(image.marker, MARKER_TIMEOUT)

@@ -61,6 +61,14 @@ def _create(cloud: Cloud, name: str, *extra: str) -> dict[str, object]:
     return created
 
 
+def _fixed_ip(server: dict[str, object]) -> str:
+    """The one address ``server show`` lists (``{"guest-net": ["10.3.0.7"]}`` in JSON)."""
+    addresses = server["addresses"]
+    assert isinstance(addresses, dict), addresses
+    (found,) = addresses["guest-net"]
+    return str(found)
+
+
 def _console_until(cloud: Cloud, name: str, *wanted: str) -> str:
     deadline = time.monotonic() + BOOT_TIMEOUT
     log = ""
@@ -98,7 +106,14 @@ def test_guest_boots_reads_its_config_drive_and_lives_its_life(cloud: Cloud) -> 
     created = _create(cloud, "vm-1", "--image", "guest")
     assert created["status"] == "ACTIVE"
     uuid = str(created["id"])
-    _console_until(cloud, "vm-1", f"cumulo-guest: instance-id {uuid}", guest.marker)
+    address = _fixed_ip(created)
+    _console_until(
+        cloud, "vm-1",
+        f"cumulo-guest: instance-id {uuid}",
+        f"cumulo-guest: ip {address}",
+        f"cumulo-guest: metadata-uuid {uuid}",
+        guest.marker,
+    )  # fmt: skip
 
     cloud.osc("server", "stop", "vm-1", cloud=DEMO, as_json=False)
     _wait_status(cloud, "vm-1", "SHUTOFF")

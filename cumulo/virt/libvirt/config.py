@@ -56,22 +56,23 @@ class GuestDisk:
 class GuestInterface:
     """A virtio NIC on a tap device named after its port (``tapXXXXXXXX-XX``).
 
-    ``bridge`` None: an unplugged tap libvirt creates and removes itself (the
-    port has no data path on this host yet); a bridge name: the tap is enslaved
-    to that Linux bridge, as Neutron's Linux-bridge agent wires a port.
+    ``plugged``: the data plane made the tap and enslaved it to its network's
+    bridge before the guest starts (os-vif's way), and keeps it; otherwise
+    libvirt creates a tap with no network behind it and removes it itself.
     """
 
     mac_address: str
     target_dev: str
-    bridge: str | None = None
+    plugged: bool = False
     mtu: int | None = None
 
     def format_dom(self, devices: ET.Element) -> None:
-        iface = _sub(devices, "interface", type="bridge" if self.bridge else "ethernet")
+        iface = _sub(devices, "interface", type="ethernet")
         _sub(iface, "mac", address=self.mac_address)
-        if self.bridge:
-            _sub(iface, "source", bridge=self.bridge)
-        _sub(iface, "target", dev=self.target_dev)
+        if self.plugged:
+            _sub(iface, "target", dev=self.target_dev, managed="no")
+        else:
+            _sub(iface, "target", dev=self.target_dev)
         _sub(iface, "model", type="virtio")
         if self.mtu:
             _sub(iface, "mtu", size=str(self.mtu))

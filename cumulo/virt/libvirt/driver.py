@@ -156,10 +156,14 @@ class LibvirtDriver(ComputeDriver):
                 guest = dataclasses.replace(guest, disks=(*guest.disks, drive))
             xml = guest.to_xml()
             disks.domain_xml.write_text(xml)
+            if self.vif_driver is not None:
+                await self.vif_driver.plug(network_info)
             await self.libvirt.call(self._define_and_start, xml)
             await self._wait_for_state(instance.uuid, PowerState.RUNNING, START_TIMEOUT)
         except BaseException as exc:
             await self._remove(instance.uuid, disks, destroy_disks=True)
+            if self.vif_driver is not None:
+                await self.vif_driver.unplug(network_info)
             if isinstance(exc, libvirt.libvirtError):
                 raise VirtError(reason=str(exc)) from exc
             raise
@@ -227,7 +231,12 @@ class LibvirtDriver(ComputeDriver):
             os=boot,
             disks=tuple(guest_disks),
             interfaces=tuple(
-                GuestInterface(vif.address, vif.devname, mtu=vif.network.mtu or None)
+                GuestInterface(
+                    vif.address,
+                    vif.devname,
+                    plugged=self.vif_driver is not None,
+                    mtu=vif.network.mtu or None,
+                )
                 for vif in network_info.vifs
             ),
             tb_cache_mib=self.settings.libvirt.tb_cache_mb,
@@ -277,6 +286,8 @@ class LibvirtDriver(ComputeDriver):
     ) -> None:
         disks = InstanceDisks(self.instances_path, instance.uuid)
         await self._remove(instance.uuid, disks, destroy_disks=destroy_disks)
+        if self.vif_driver is not None:
+            await self.vif_driver.unplug(network_info)
 
     async def _remove(self, uuid: str, disks: InstanceDisks, destroy_disks: bool) -> None:
         """Stop and undefine the domain if there is one, then remove its files."""

@@ -1,0 +1,292 @@
+"""The data plane a cumulo process runs for the guests of its compute hosts.
+
+For each NIC the hypervisor driver plugs (os-vif's job), a tap named after the
+port is enslaved to its network's Linux bridge (``brq…``), as Neutron's
+Linux-bridge agent wires a port. Each network with a DHCP-enabled IPv4 subnet
+gets, the way Neutron's DHCP and metadata agents serve it:
+
+- a DHCP port in the database (``device_owner`` ``network:dhcp``) with an
+  address on each such subnet, plugged into the bridge from the network's
+  namespace ``qdhcp-<network id>``;
+- a dnsmasq in that namespace serving every port of the network its fixed IP
+  (static leases only), reloaded whenever a NIC is plugged or unplugged;
+- the metadata service at 169.254.169.254 in the same namespace, reached by
+  a classless static route the DHCP lease gives, answering each guest from
+  the source address of its connection.
+
+All of it lives in the network namespace this process runs in. Tenant
+networks are not yet joined across hosts (VXLAN): a host's bridge is the
+whole segment, and each host serves DHCP on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+import logging
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cumulo.compute import instances
+from cumulo.compute.errors import InstanceNotFound
+from cumulo.config import Settings
+from cumulo.db.models.network import IPAllocation, Network, Port, Subnet
+from cumulo.network import fixed_ips, nw_info, port_store
+from cumulo.network.agent import linux_net
+from cumulo.network.agent.dhcp import DhcpHost, DhcpNetwork, DhcpSubnet, Dnsmasq
+from cumulo.network.agent.metadata import METADATA_ADDRESS, MetadataProxy
+from cumulo.network.model import NetworkInfo, bridge_name, devname
+from cumulo.runtime import Runtime
+from cumulo.virt.instance_metadata import InstanceMetadata, MetadataSource
+
+LOG = logging.getLogger(__name__)
+
+DHCP_OWNER = "network:dhcp"
+RUN_DIR = Path("/run/cumulo")
+"""dnsmasq re-reads its files as ``nobody``: they live where every directory is searchable,
+not in the state directory (often under a private home)."""
+
+
+def dhcp_namespace(network_id: str) -> str:
+    return f"qdhcp-{network_id}"
+
+
+def run_dir(settings: Settings) -> Path:
+    """Where the data plane of the cloud of ``settings`` keeps its files on this host."""
+    digest = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()
+    return RUN_DIR / digest[:12]
+
+
+class DataPlane:
+    """Taps, bridges, DHCP and metadata of one process's compute hosts."""
+
+    _planes: dict[int, DataPlane] = {}
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.dhcp_dir = run_dir(runtime.settings) / "dhcp"
+        self.domain = runtime.settings.network.dns_domain
+        self._dnsmasq: dict[str, Dnsmasq] = {}
+        self._metadata: dict[str, MetadataProxy] = {}
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> DataPlane:
+        """The process's data plane (one for all compute hosts of ``runtime``)."""
+        plane = cls._planes.get(id(runtime))
+        if plane is None or plane.runtime is not runtime:
+            plane = cls._planes[id(runtime)] = cls(runtime)
+        return plane
+
+    # --- os-vif's side: the driver plugs and unplugs NICs ---------------------------------
+
+    async def plug(self, network_info: NetworkInfo) -> None:
+        """Each NIC's tap on its network's bridge, and its network's DHCP and metadata."""
+        for vif in network_info.vifs:
+            mtu = vif.network.mtu or 1500
+            await asyncio.to_thread(linux_net.ensure_bridge, vif.network.bridge, mtu)
+            await asyncio.to_thread(
+                linux_net.plug_tap, vif.devname, vif.network.bridge, vif.address, mtu
+            )
+        for network_id in {vif.network.id for vif in network_info.vifs}:
+            await self.serve_network(network_id)
+
+    async def unplug(self, network_info: NetworkInfo) -> None:
+        """Remove the NICs' taps; their networks' DHCP forgets the ports gone meanwhile."""
+        for vif in network_info.vifs:
+            await asyncio.to_thread(linux_net.unplug_tap, vif.devname)
+        for network_id in {vif.network.id for vif in network_info.vifs}:
+            await self.serve_network(network_id)
+
+    # --- Neutron's DHCP and metadata agents ----------------------------------------------
+
+    async def serve_network(self, network_id: str) -> None:
+        """Bring the network's DHCP and metadata in line with the database."""
+        async with self._lock:
+            async with self.runtime.db.write() as session:
+                served = await self._dhcp_view(session, network_id)
+            if served is None:
+                await self._stop_network(network_id)
+                return
+            network, port, cidrs = served
+            namespace = dhcp_namespace(network_id)
+            await asyncio.to_thread(
+                linux_net.plug_namespace_port,
+                bridge_name(network_id), port.id, namespace, port.mac_address, cidrs, network.mtu,
+            )  # fmt: skip
+            dnsmasq = self._dnsmasq.get(network_id)
+            if dnsmasq is None:
+                interface = linux_net.namespace_device(port.id)
+                dnsmasq = Dnsmasq(network, self.dhcp_dir, namespace, interface)
+                await dnsmasq.start()
+                self._dnsmasq[network_id] = dnsmasq
+            else:
+                await dnsmasq.reload(network)
+            if network_id not in self._metadata:
+                proxy = MetadataProxy(namespace, lambda ip: self._metadata_for(network_id, ip))
+                await proxy.start()
+                self._metadata[network_id] = proxy
+
+    async def _dhcp_view(
+        self, session: AsyncSession, network_id: str
+    ) -> tuple[DhcpNetwork, Port, list[str]] | None:
+        """What dnsmasq serves for the network, its DHCP port and that port's addresses;
+        None when the network is gone or has no DHCP-enabled IPv4 subnet."""
+        network = await session.get(Network, network_id)
+        if network is None:
+            return None
+        subnets = [
+            s
+            for s in await session.scalars(select(Subnet).where(Subnet.network_id == network_id))
+            if s.enable_dhcp and s.ip_version == 4
+        ]
+        if not subnets:
+            return None
+        port = await self._dhcp_port(session, network, subnets)
+        allocations = list(
+            await session.scalars(select(IPAllocation).where(IPAllocation.network_id == network_id))
+        )
+        by_subnet = {s.id: s for s in subnets}
+        macs = {
+            p.id: p.mac_address
+            for p in await session.scalars(select(Port).where(Port.network_id == network_id))
+        }
+        hosts = tuple(
+            DhcpHost(a.port_id, macs[a.port_id], a.ip_address, _hostname(a.ip_address))
+            for a in allocations
+            if a.subnet_id in by_subnet and a.port_id != port.id
+        )
+        cidrs = [
+            f"{a.ip_address}/{by_subnet[a.subnet_id].cidr.partition('/')[2]}"
+            for a in allocations
+            if a.port_id == port.id and a.subnet_id in by_subnet
+        ]
+        dhcp_subnets = tuple(
+            DhcpSubnet(
+                id=s.id,
+                cidr=s.cidr,
+                gateway_ip=s.gateway_ip,
+                dns_nameservers=tuple(s.dns_nameservers),
+                host_routes=(
+                    *((r["destination"], r["nexthop"]) for r in s.host_routes),
+                    (f"{METADATA_ADDRESS}/32", _address_on(cidrs, s.cidr)),
+                ),
+            )
+            for s in subnets
+        )
+        return DhcpNetwork(network_id, network.mtu, dhcp_subnets, hosts, self.domain), port, cidrs
+
+    async def _dhcp_port(
+        self, session: AsyncSession, network: Network, subnets: list[Subnet]
+    ) -> Port:
+        """The network's DHCP port, made on first use, with an address on every subnet."""
+        port = await session.scalar(
+            select(Port).where(Port.network_id == network.id, Port.device_owner == DHCP_OWNER)
+        )
+        if port is None:
+            cols = {
+                "security_groups": [],
+                "port_security_enabled": False,
+                "device_owner": DHCP_OWNER,
+                "device_id": f"dhcp-{network.id}",
+                "status": "ACTIVE",
+            }
+            requested = [{"subnet_id": s.id} for s in subnets]
+            port, _ = await port_store.create(
+                session, self.runtime.settings.network, network, network.project_id, cols,
+                requested, groups_checked=True,
+            )  # fmt: skip
+            return port
+        held = set(
+            await session.scalars(
+                select(IPAllocation.subnet_id).where(IPAllocation.port_id == port.id)
+            )
+        )
+        missing = [{"subnet_id": s.id} for s in subnets if s.id not in held]
+        if missing:
+            await fixed_ips.allocate(session, network.id, port.id, missing)
+            await session.flush()
+        return port
+
+    async def _metadata_for(self, network_id: str, address: str) -> InstanceMetadata | None:
+        """The metadata of the instance whose port on the network holds ``address``."""
+        async with self.runtime.db.read() as session:
+            device = await session.scalar(
+                select(Port.device_id)
+                .join(IPAllocation, IPAllocation.port_id == Port.id)
+                .where(IPAllocation.network_id == network_id, IPAllocation.ip_address == address)
+            )
+            if not device:
+                return None
+            try:
+                instance = await instances.get_instance(session, None, device)
+            except InstanceNotFound:
+                return None
+            network_info = await nw_info.build(session, instance.uuid)
+        return InstanceMetadata(MetadataSource.from_instance(instance, network_info))
+
+    async def _stop_network(self, network_id: str) -> None:
+        proxy = self._metadata.pop(network_id, None)
+        if proxy is not None:
+            await proxy.stop()
+        dnsmasq = self._dnsmasq.pop(network_id, None)
+        if dnsmasq is not None:
+            await dnsmasq.stop()
+
+    async def stop(self) -> None:
+        """Stop every dnsmasq and metadata proxy (the process is stopping; guests keep their
+        taps and leases until they are deleted or ``cumulo down`` powers them off)."""
+        async with self._lock:
+            for network_id in list(self._dnsmasq.keys() | self._metadata.keys()):
+                await self._stop_network(network_id)
+
+
+def _hostname(address: str) -> str:
+    """Neutron's host name for a port without a DNS name: ``host-10-0-0-5``."""
+    return "host-" + address.replace(".", "-").replace(":", "-")
+
+
+def _address_on(cidrs: list[str], subnet_cidr: str) -> str:
+    """The DHCP port's address in ``subnet_cidr`` (the metadata route's next hop)."""
+    network = ipaddress.ip_network(subnet_cidr)
+    for cidr in cidrs:
+        address = cidr.partition("/")[0]
+        if ipaddress.ip_address(address) in network:
+            return address
+    raise LookupError(f"the DHCP port has no address on {subnet_cidr}")
+
+
+async def tear_down(runtime: Runtime) -> int:
+    """Remove what the data plane of a stopped cloud left on this host (``cumulo down``):
+    a dnsmasq an unclean stop left running, the DHCP namespaces, the taps and bridges of
+    the cloud's networks; how many networks had something to remove."""
+    plane = DataPlane(runtime)
+    async with runtime.db.read() as session:
+        networks = list(await session.scalars(select(Network)))
+        ports = list(await session.scalars(select(Port)))
+    removed = 0
+    for network in networks:
+        namespace = dhcp_namespace(network.id)
+        bridge = bridge_name(network.id)
+        present = await asyncio.to_thread(linux_net.namespace_exists, namespace) or (
+            await asyncio.to_thread(linux_net.link_exists, bridge)
+        )
+        await Dnsmasq(
+            DhcpNetwork(network.id, network.mtu, ()), plane.dhcp_dir, namespace, ""
+        ).stop()
+        for port in ports:
+            if port.network_id != network.id:
+                continue
+            if port.device_owner == DHCP_OWNER:
+                await asyncio.to_thread(linux_net.unplug_namespace_port, port.id)
+            else:
+                await asyncio.to_thread(linux_net.unplug_tap, devname(port.id))
+        await asyncio.to_thread(linux_net.delete_bridge, bridge)
+        await asyncio.to_thread(linux_net.delete_namespace, namespace)
+        removed += present
+    await asyncio.to_thread(shutil.rmtree, run_dir(runtime.settings), True)
+    return removed
