@@ -128,6 +128,8 @@ class ComputeManager(Manager):
 
     async def start(self) -> None:
         await self.driver.init_host()
+        if self.data_plane is not None:
+            await self.data_plane.start()
         await self.tracker.register()
         await self._init_instances()
         compute = self.runtime.settings.compute

@@ -13,6 +13,7 @@ from cumulo.network.messages import (
     GetInstanceNwInfo,
     MaxCount,
     ValidateNetworks,
+    security_groups_changed,
 )
 from cumulo.network.model import NetworkInfo
 from cumulo.rpc.messages import Message
@@ -33,12 +34,15 @@ class NetworkManager(Manager):
     async def allocate_for_instance(
         self, ctx: RequestContext, msg: AllocateForInstance
     ) -> NetworkInfo:
-        return await allocation.allocate_for_instance(self.runtime, ctx, msg)
+        network_info = await allocation.allocate_for_instance(self.runtime, ctx, msg)
+        await security_groups_changed(self.runtime.bus, ctx)  # new members of its groups
+        return network_info
 
     async def deallocate_for_instance(
         self, ctx: RequestContext, msg: DeallocateForInstance
     ) -> None:
         await allocation.deallocate_for_instance(self.runtime, ctx, msg.instance_uuid)
+        await security_groups_changed(self.runtime.bus, ctx)
 
     async def validate_networks(self, ctx: RequestContext, msg: ValidateNetworks) -> MaxCount:
         return MaxCount(count=await preflight.validate_networks(self.runtime, ctx, msg))

@@ -9,12 +9,17 @@ having no network at all is not an error.
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from pydantic import BaseModel
 
+from cumulo.context import RequestContext
 from cumulo.network.model import NetworkInfo
+from cumulo.rpc import Bus
 from cumulo.rpc.messages import Message
+
+LOG = logging.getLogger(__name__)
 
 __all__ = [
     "AllocateForInstance",
@@ -25,7 +30,9 @@ __all__ = [
     "NetworkInfo",
     "NetworkRequest",
     "RequestedNetworks",
+    "SecurityGroupsChanged",
     "ValidateNetworks",
+    "security_groups_changed",
 ]
 
 
@@ -73,3 +80,26 @@ class MaxCount(Message):
     """How many of the requested instances the project's port quota allows."""
 
     count: int
+
+
+DATA_PLANE_TOPIC = "network.data_plane"
+"""Fanned out to every process running a data plane."""
+
+
+class SecurityGroupsChanged(Message):
+    """A rule, a group's members or a port's filtering changed: every host's firewall reads
+    its ports' filters again (Neutron's ``security_groups_rule_updated`` and
+    ``security_groups_member_updated``)."""
+
+    TYPE = "network.SecurityGroupsChanged"
+
+
+async def security_groups_changed(bus: Bus | None, ctx: RequestContext) -> None:
+    """Tell the data planes; with none listening it is dropped, and a failure to send only
+    delays the change to their next refresh."""
+    if bus is None:
+        return
+    try:
+        await bus.fanout(DATA_PLANE_TOPIC, SecurityGroupsChanged(), ctx)
+    except Exception:
+        LOG.warning("Could not tell the data planes that security groups changed", exc_info=True)

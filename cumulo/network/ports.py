@@ -16,6 +16,7 @@ from cumulo.context import RequestContext
 from cumulo.db.models.network import IPAllocation, Port
 from cumulo.network import access, fixed_ips, ipam, listing, port_store, schemas, secgroups, views
 from cumulo.network.errors import InvalidInput
+from cumulo.network.messages import security_groups_changed
 from cumulo.network.port_store import with_retries
 
 router = APIRouter()
@@ -82,6 +83,7 @@ async def create_port(request: Request, ctx: Ctx) -> JSON:
         return views.port(row, ips, ctx)
 
     body = await with_retries(db, work)
+    await security_groups_changed(request.app.state.runtime.bus, ctx)
     return JSON({"port": body}, status_code=201)
 
 
@@ -129,6 +131,7 @@ async def update_port(request: Request, port_id: str, ctx: Ctx) -> JSON:
         return views.port(row, ips.get(row.id, []), ctx)
 
     body = await with_retries(request.app.state.runtime.db, work)
+    await security_groups_changed(request.app.state.runtime.bus, ctx)
     return JSON({"port": body})
 
 
@@ -138,4 +141,5 @@ async def delete_port(request: Request, port_id: str, ctx: Ctx) -> Response:
         row = await access.get_port(session, ctx, port_id)
         access.enforce_owner(ctx, "network:delete", row.project_id)
         await port_store.remove(session, row)
+    await security_groups_changed(request.app.state.runtime.bus, ctx)
     return Response(status_code=204)

@@ -30,6 +30,7 @@ from cumulo.network.errors import (
     SecurityGroupRuleNotFound,
     SecurityGroupRuleParameterConflict,
 )
+from cumulo.network.messages import security_groups_changed
 
 router = APIRouter()
 Ctx = Annotated[RequestContext, Depends(context)]
@@ -171,6 +172,7 @@ async def delete_group(request: Request, group_id: str, ctx: Ctx) -> Response:
         )
         await session.flush()
         await session.delete(row)
+    await security_groups_changed(request.app.state.runtime.bus, ctx)
     return Response(status_code=204)
 
 
@@ -252,6 +254,7 @@ async def create_rule(request: Request, ctx: Ctx) -> JSON:
         group.revision_number += 1
         await session.flush()
         body = secgroups.rule_view(row)
+    await security_groups_changed(request.app.state.runtime.bus, ctx)
     return JSON({"security_group_rule": body}, status_code=201)
 
 
@@ -289,4 +292,5 @@ async def delete_rule(request: Request, rule_id: str, ctx: Ctx) -> Response:
         row = await _get_rule(session, ctx, rule_id)
         access.enforce_owner(ctx, "network:delete", row.project_id)
         await session.delete(row)
+    await security_groups_changed(request.app.state.runtime.bus, ctx)
     return Response(status_code=204)

@@ -21,75 +21,24 @@ import pytest
 from cumulo.config import Settings
 from cumulo.virt.libvirt.host import connection_uri
 from tests.functional.cloud import CLIError, Cloud, free_port
+from tests.functional.guests import (
+    DEMO,
+    console_until,
+    create_server,
+    fixed_ip,
+    guest_cloud,
+    status,
+    wait_status,
+)
 from tests.guest_image import built_guest_image
 
 pytestmark = pytest.mark.cli
 
-DEMO = "cumulo-demo"
-BOOT_TIMEOUT = 150.0
-
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    guest = built_guest_image()
-    state = tmp_path_factory.mktemp("cumulo-libvirt")
-    config = state / "cumulo.toml"
-    config.write_text("[compute]\nsync_power_state_interval = 2\n")
-    c = Cloud(state, free_port())
-    c.up("--driver", "libvirt", "--config", str(config))
-    try:
-        c.osc(
-            "image", "create", "--file", str(guest.disk), "--disk-format", "qcow2",
-            "--container-format", "bare", "--public", "guest",
-        )  # fmt: skip
-        c.osc("network", "create", "guest-net", cloud=DEMO)
-        c.osc(
-            "subnet", "create", "--network", "guest-net", "--subnet-range", "10.3.0.0/24",
-            "guest-sub", cloud=DEMO,
-        )  # fmt: skip
-        c.osc("keypair", "create", "guest-key", cloud=DEMO, as_json=False)
+    with guest_cloud(tmp_path_factory, "cumulo-libvirt") as c:
         yield c
-    finally:
-        c.down()
-
-
-def _create(cloud: Cloud, name: str, *extra: str) -> dict[str, object]:
-    created: dict[str, object] = cloud.osc(
-        "server", "create", "--flavor", "c1.nano", "--network", "guest-net",
-        "--key-name", "guest-key", "--wait", *extra, name, cloud=DEMO,
-    )  # fmt: skip
-    return created
-
-
-def _fixed_ip(server: dict[str, object]) -> str:
-    """The one address ``server show`` lists (``{"guest-net": ["10.3.0.7"]}`` in JSON)."""
-    addresses = server["addresses"]
-    assert isinstance(addresses, dict), addresses
-    (found,) = addresses["guest-net"]
-    return str(found)
-
-
-def _console_until(cloud: Cloud, name: str, *wanted: str) -> str:
-    deadline = time.monotonic() + BOOT_TIMEOUT
-    log = ""
-    while time.monotonic() < deadline:
-        log = cloud.osc("console", "log", "show", name, cloud=DEMO, as_json=False).stdout
-        if all(w in log for w in wanted):
-            return log
-        time.sleep(2)
-    raise AssertionError(f"console of {name} never showed {wanted}:\n{log[-2000:]}")
-
-
-def _status(cloud: Cloud, name: str) -> str:
-    return str(cloud.osc("server", "show", name, cloud=DEMO)["status"])
-
-
-def _wait_status(cloud: Cloud, name: str, wanted: str, seconds: float = 90) -> None:
-    """``server stop``/``start`` have no ``--wait`` in this openstackclient."""
-    deadline = time.monotonic() + seconds
-    while (status := _status(cloud, name)) != wanted:
-        assert time.monotonic() < deadline, f"{name} is {status}, not {wanted}"
-        time.sleep(1)
 
 
 def _domains(cloud: Cloud) -> str:
@@ -103,11 +52,11 @@ def _domains(cloud: Cloud) -> str:
 
 def test_guest_boots_reads_its_config_drive_and_lives_its_life(cloud: Cloud) -> None:
     guest = built_guest_image()
-    created = _create(cloud, "vm-1", "--image", "guest")
+    created = create_server(cloud, "vm-1", "--image", "guest")
     assert created["status"] == "ACTIVE"
     uuid = str(created["id"])
-    address = _fixed_ip(created)
-    _console_until(
+    address = fixed_ip(created)
+    console_until(
         cloud, "vm-1",
         f"cumulo-guest: instance-id {uuid}",
         f"cumulo-guest: ip {address}",
@@ -116,16 +65,16 @@ def test_guest_boots_reads_its_config_drive_and_lives_its_life(cloud: Cloud) -> 
     )  # fmt: skip
 
     cloud.osc("server", "stop", "vm-1", cloud=DEMO, as_json=False)
-    _wait_status(cloud, "vm-1", "SHUTOFF")
+    wait_status(cloud, "vm-1", "SHUTOFF")
     cloud.osc("server", "start", "vm-1", cloud=DEMO, as_json=False)
-    _wait_status(cloud, "vm-1", "ACTIVE")
-    _console_until(cloud, "vm-1", guest.marker)
+    wait_status(cloud, "vm-1", "ACTIVE")
+    console_until(cloud, "vm-1", guest.marker)
     try:
         cloud.osc("server", "reboot", "--wait", "vm-1", cloud=DEMO, as_json=False)
     except CLIError as exc:
         shown = cloud.osc("server", "show", "vm-1", cloud=DEMO)
         raise AssertionError(f"reboot failed: {shown.get('status')} {shown.get('fault')}") from exc
-    assert _status(cloud, "vm-1") == "ACTIVE"
+    assert status(cloud, "vm-1") == "ACTIVE"
 
     instance_dir = cloud.state_dir / "instances" / uuid
     assert (instance_dir / "disk").exists() and (instance_dir / "disk.config").exists()
@@ -135,12 +84,12 @@ def test_guest_boots_reads_its_config_drive_and_lives_its_life(cloud: Cloud) -> 
 
 
 def test_a_guest_killed_from_outside_shows_shutoff(cloud: Cloud) -> None:
-    created = _create(cloud, "vm-kill", "--image", "guest")
+    created = create_server(cloud, "vm-kill", "--image", "guest")
     uuid = str(created["id"])
     pid_file = cloud.state_dir / "libvirt" / "run" / "qemu" / f"instance-{uuid}.pid"
     os.kill(int(pid_file.read_text().strip()), signal.SIGKILL)
     deadline = time.monotonic() + 30
-    while _status(cloud, "vm-kill") != "SHUTOFF":
+    while status(cloud, "vm-kill") != "SHUTOFF":
         assert time.monotonic() < deadline, "the power sync never saw the guest die"
         time.sleep(1)
     cloud.osc("server", "delete", "--wait", "vm-kill", cloud=DEMO, as_json=False)
@@ -148,9 +97,9 @@ def test_a_guest_killed_from_outside_shows_shutoff(cloud: Cloud) -> None:
 
 def test_boot_from_volume(cloud: Cloud) -> None:
     guest = built_guest_image()
-    created = _create(cloud, "vm-bfv", "--image", "guest", "--boot-from-volume", "1")
+    created = create_server(cloud, "vm-bfv", "--image", "guest", "--boot-from-volume", "1")
     assert created["status"] == "ACTIVE"
-    _console_until(cloud, "vm-bfv", guest.marker)
+    console_until(cloud, "vm-bfv", guest.marker)
     cloud.osc("server", "delete", "--wait", "vm-bfv", cloud=DEMO, as_json=False)
 
 
@@ -168,7 +117,7 @@ def test_an_image_qemu_cannot_read_errors_and_leaves_nothing(cloud: Cloud, tmp_p
         "--container-format", "bare", "--public", "bad",
     )  # fmt: skip
     with pytest.raises(CLIError):
-        _create(cloud, "vm-bad", "--image", "bad")
+        create_server(cloud, "vm-bad", "--image", "bad")
     shown = cloud.osc("server", "show", "vm-bad", cloud=DEMO)
     assert shown["status"] == "ERROR"
     assert "qemu-img" in shown["fault"]["message"]
@@ -233,8 +182,8 @@ def test_an_image_that_boots_its_kernel_directly(cloud: Cloud) -> None:
         "--property", f"kernel_id={kernel['id']}", "--property", f"ramdisk_id={ramdisk['id']}",
         "--property", f"os_command_line={guest.cmdline}", "guest-direct",
     )  # fmt: skip
-    created = _create(cloud, "vm-direct", "--image", "guest-direct")
-    _console_until(cloud, "vm-direct", f"cumulo-guest: instance-id {created['id']}", guest.marker)
+    created = create_server(cloud, "vm-direct", "--image", "guest-direct")
+    console_until(cloud, "vm-direct", f"cumulo-guest: instance-id {created['id']}", guest.marker)
     cloud.osc("server", "delete", "--wait", "vm-direct", cloud=DEMO, as_json=False)
 
 
@@ -248,7 +197,7 @@ def test_a_domain_libvirt_refuses_ends_in_error_and_leaves_nothing(cloud: Cloud)
         "odd-machine",
     )  # fmt: skip
     with pytest.raises(CLIError):
-        _create(cloud, "vm-odd", "--image", "odd-machine")
+        create_server(cloud, "vm-odd", "--image", "odd-machine")
     shown = cloud.osc("server", "show", "vm-odd", cloud=DEMO)
     assert shown["status"] == "ERROR"
     assert "retries" in shown["fault"]["message"] or "valid host" in shown["fault"]["message"]

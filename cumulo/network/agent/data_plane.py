@@ -14,6 +14,11 @@ gets, the way Neutron's DHCP and metadata agents serve it:
   a classless static route the DHCP lease gives, answering each guest from
   the source address of its connection.
 
+The security groups of the guest ports bound to this process's hosts are
+applied by ``firewall.IptablesFirewall`` (chains scoped to this cloud) before a
+guest starts, and again whenever the network service fans out
+``SecurityGroupsChanged`` (a rule, a member or a port's filtering changed).
+
 All of it lives in the network namespace this process runs in. Tenant
 networks are not yet joined across hosts (VXLAN): a host's bridge is the
 whole segment, and each host serves DHCP on it.
@@ -34,12 +39,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.compute import instances
 from cumulo.compute.errors import InstanceNotFound
 from cumulo.config import Settings
+from cumulo.context import RequestContext
 from cumulo.db.models.network import IPAllocation, Network, Port, Subnet
 from cumulo.network import fixed_ips, nw_info, port_store
 from cumulo.network.agent import linux_net
 from cumulo.network.agent.dhcp import DhcpHost, DhcpNetwork, DhcpSubnet, Dnsmasq
+from cumulo.network.agent.firewall import IptablesFirewall
 from cumulo.network.agent.metadata import METADATA_ADDRESS, MetadataProxy
+from cumulo.network.agent.port_filters import port_filters
+from cumulo.network.messages import DATA_PLANE_TOPIC, SecurityGroupsChanged
 from cumulo.network.model import NetworkInfo, bridge_name, devname
+from cumulo.rpc.messages import Message
+from cumulo.rpc.server import Handler
 from cumulo.runtime import Runtime
 from cumulo.virt.instance_metadata import InstanceMetadata, MetadataSource
 
@@ -55,10 +66,18 @@ def dhcp_namespace(network_id: str) -> str:
     return f"qdhcp-{network_id}"
 
 
+def _cloud_digest(settings: Settings) -> str:
+    return hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()
+
+
 def run_dir(settings: Settings) -> Path:
     """Where the data plane of the cloud of ``settings`` keeps its files on this host."""
-    digest = hashlib.sha256(str(settings.state_dir.resolve()).encode()).hexdigest()
-    return RUN_DIR / digest[:12]
+    return RUN_DIR / _cloud_digest(settings)[:12]
+
+
+def firewall_of(settings: Settings) -> IptablesFirewall:
+    """The firewall of the cloud of ``settings``: chains of its own, beside other clouds'."""
+    return IptablesFirewall(scope=_cloud_digest(settings)[:6])
 
 
 class DataPlane:
@@ -73,6 +92,11 @@ class DataPlane:
         self._dnsmasq: dict[str, Dnsmasq] = {}
         self._metadata: dict[str, MetadataProxy] = {}
         self._lock = asyncio.Lock()
+        self.firewall = firewall_of(runtime.settings)
+        self._firewall_lock = asyncio.Lock()
+        self._started = False
+        self._refresh: asyncio.Task[None] | None = None
+        self._refresh_again = False
 
     @classmethod
     def of(cls, runtime: Runtime) -> DataPlane:
@@ -81,6 +105,19 @@ class DataPlane:
         if plane is None or plane.runtime is not runtime:
             plane = cls._planes[id(runtime)] = cls(runtime)
         return plane
+
+    async def start(self) -> None:
+        """Listen for security group changes and apply the firewall of the ports bound here
+        (after a restart); the first compute host of the process to start does it."""
+        if self._started:
+            return
+        self._started = True
+        if self.runtime.bus is not None:
+            handlers: dict[type[Message], Handler] = {
+                SecurityGroupsChanged: self._on_security_groups_changed
+            }
+            await self.runtime.bus.serve(DATA_PLANE_TOPIC, handlers, fanout=True)
+        await self.refresh_firewall()
 
     # --- os-vif's side: the driver plugs and unplugs NICs ---------------------------------
 
@@ -92,6 +129,8 @@ class DataPlane:
             await asyncio.to_thread(
                 linux_net.plug_tap, vif.devname, vif.network.bridge, vif.address, mtu
             )
+        if network_info.vifs:
+            await self.refresh_firewall()
         for network_id in {vif.network.id for vif in network_info.vifs}:
             await self.serve_network(network_id)
 
@@ -99,8 +138,38 @@ class DataPlane:
         """Remove the NICs' taps; their networks' DHCP forgets the ports gone meanwhile."""
         for vif in network_info.vifs:
             await asyncio.to_thread(linux_net.unplug_tap, vif.devname)
+        if network_info.vifs:
+            await self.refresh_firewall()
         for network_id in {vif.network.id for vif in network_info.vifs}:
             await self.serve_network(network_id)
+
+    # --- Neutron's security group agent ---------------------------------------------------
+
+    async def refresh_firewall(self) -> None:
+        """Apply the filters of every guest port bound to this process's hosts."""
+        async with self._firewall_lock:
+            async with self.runtime.db.read() as session:
+                filters = await port_filters(session, self.runtime.settings.compute_hosts)
+            await self.firewall.apply(filters)
+
+    async def _on_security_groups_changed(
+        self, ctx: RequestContext, msg: SecurityGroupsChanged
+    ) -> None:
+        """Refresh in the background; changes arriving meanwhile make one more refresh."""
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh_again = True
+            return
+        self._refresh = asyncio.create_task(self._refresh_until_settled())
+
+    async def _refresh_until_settled(self) -> None:
+        while True:
+            self._refresh_again = False
+            try:
+                await self.refresh_firewall()
+            except Exception:
+                LOG.exception("Applying the security groups failed")
+            if not self._refresh_again:
+                return
 
     # --- Neutron's DHCP and metadata agents ----------------------------------------------
 
@@ -240,6 +309,8 @@ class DataPlane:
     async def stop(self) -> None:
         """Stop every dnsmasq and metadata proxy (the process is stopping; guests keep their
         taps and leases until they are deleted or ``cumulo down`` powers them off)."""
+        if self._refresh is not None:
+            self._refresh.cancel()
         async with self._lock:
             for network_id in list(self._dnsmasq.keys() | self._metadata.keys()):
                 await self._stop_network(network_id)
@@ -288,5 +359,6 @@ async def tear_down(runtime: Runtime) -> int:
         await asyncio.to_thread(linux_net.delete_bridge, bridge)
         await asyncio.to_thread(linux_net.delete_namespace, namespace)
         removed += present
+    await firewall_of(runtime.settings).remove_all()
     await asyncio.to_thread(shutil.rmtree, run_dir(runtime.settings), True)
     return removed

@@ -1,0 +1,106 @@
+"""The network data plane with real guests and the unmodified openstack CLI: security
+groups hold on a running guest and follow rule changes, and the data plane repairs and
+cleans up after itself.
+
+The test logs into a guest over SSH from the network's DHCP namespace (``qdhcp-<id>``),
+which sits on the guests' segment, and from there tries another guest's SSH port with
+busybox ``nc``: dropbear's banner comes back only when the connection is let through.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from cumulo.network.agent.data_plane import dhcp_namespace
+from tests.functional.cloud import Cloud
+from tests.functional.guests import (
+    DEMO,
+    console_until,
+    create_server,
+    fixed_ip,
+    guest_cloud,
+    network_id,
+    ssh_from,
+)
+from tests.guest_image import built_guest_image
+
+pytestmark = pytest.mark.cli
+
+RULE_TIMEOUT = 10.0
+"""How long a rule change may take to reach a running guest (the issue asks for 1 s; the
+margin is the SSH round trips of the check itself on a loaded machine)."""
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
+    with guest_cloud(tmp_path_factory, "cumulo-data-plane") as c:
+        yield c
+
+
+def _banner(cloud: Cloud, namespace: str, client: str, server: str) -> bool:
+    """Whether ``client`` gets the SSH banner of ``server`` (a new TCP connection to 22)."""
+    out = ssh_from(namespace, cloud, client, f"echo | nc -w 2 {server} 22 || true")
+    return "SSH-2.0" in out
+
+
+def _chains_of(cloud: Cloud, server: str) -> str:
+    """The iptables rules of the server's port (what a failed check shows)."""
+    port = str(cloud.osc("port", "list", "--server", server, cloud=DEMO)[0]["ID"])
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    return "\n".join(line for line in saved.splitlines() if port[:10] in line)
+
+
+def _until(check: Callable[[], bool], wanted: bool, what: str) -> float:
+    """Seconds until ``check()`` is ``wanted``."""
+    started = time.monotonic()
+    deadline = started + RULE_TIMEOUT
+    while True:
+        if check() == wanted:
+            return time.monotonic() - started
+        assert time.monotonic() < deadline, f"{what} did not happen in {RULE_TIMEOUT:.0f} s"
+        time.sleep(0.5)
+
+
+def test_a_rule_opens_and_closes_a_port_on_a_running_guest(cloud: Cloud) -> None:
+    marker = built_guest_image().marker
+    cloud.osc("security", "group", "create", "client", cloud=DEMO)
+    cloud.osc(
+        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
+        "client", cloud=DEMO,
+    )  # fmt: skip
+    target = create_server(cloud, "vm-target", "--image", "guest")
+    client = create_server(cloud, "vm-client", "--image", "guest", "--security-group", "client")
+    target_ip, client_ip = fixed_ip(target), fixed_ip(client)
+    console_until(cloud, "vm-target", f"cumulo-guest: ip {target_ip}", marker)
+    console_until(cloud, "vm-client", f"cumulo-guest: ip {client_ip}", marker)
+    namespace = dhcp_namespace(network_id(cloud))
+
+    # The default group lets in only its own members, and the client is not one (the
+    # client itself is reached from the DHCP namespace: its group opens 22 to anyone).
+    assert not _banner(cloud, namespace, client_ip, target_ip), _chains_of(cloud, "vm-target")
+    rule = cloud.osc(
+        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
+        "default", cloud=DEMO,
+    )  # fmt: skip
+    _until(lambda: _banner(cloud, namespace, client_ip, target_ip), True, "the rule opening 22")
+    cloud.osc("security", "group", "rule", "delete", str(rule["id"]), cloud=DEMO, as_json=False)
+    _until(lambda: _banner(cloud, namespace, client_ip, target_ip), False, "closing 22 again")
+
+    for name in ("vm-target", "vm-client"):
+        cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
+def test_firewall_chains_follow_the_cloud(cloud: Cloud) -> None:
+    """Each guest port has its chains while it lives; none is left after its delete."""
+    server = create_server(cloud, "vm-chains", "--image", "guest")
+    port = str(cloud.osc("port", "list", "--server", "vm-chains", cloud=DEMO)[0]["ID"])
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert f"i{port[:10]}" in saved and f"o{port[:10]}" in saved, saved[-2000:]
+    assert server["status"] == "ACTIVE"
+    cloud.osc("server", "delete", "--wait", "vm-chains", cloud=DEMO, as_json=False)
+    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    assert port[:10] not in saved
