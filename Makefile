@@ -60,6 +60,7 @@ bench: install
 	$(BIN)/python bench/scheduler_bench.py
 	$(BIN)/python bench/boot.py
 	$(BIN)/python bench/guest.py
+	$(BIN)/python bench/net.py
 
 config-reference: install
 	$(BIN)/cumulo config reference > docs/config-reference.md

@@ -1,6 +1,6 @@
 """The network data plane with real guests and the unmodified openstack CLI: security
-groups hold on a running guest and follow rule changes, and the data plane repairs and
-cleans up after itself.
+groups hold on a running guest and follow rule changes, each port's chains live as long
+as it does, and a dnsmasq that dies is started again.
 
 The test logs into a guest over SSH from the network's DHCP namespace (``qdhcp-<id>``),
 which sits on the guests' segment, and from there tries another guest's SSH port with
@@ -9,13 +9,17 @@ busybox ``nc``: dropbear's banner comes back only when the connection is let thr
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from cumulo.network.agent.data_plane import dhcp_namespace
+from cumulo.config import Settings
+from cumulo.network.agent.data_plane import dhcp_namespace, run_dir
 from tests.functional.cloud import Cloud
 from tests.functional.guests import (
     DEMO,
@@ -104,3 +108,63 @@ def test_firewall_chains_follow_the_cloud(cloud: Cloud) -> None:
     cloud.osc("server", "delete", "--wait", "vm-chains", cloud=DEMO, as_json=False)
     saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
     assert port[:10] not in saved
+
+
+def test_a_killed_dnsmasq_is_started_again_and_serves(cloud: Cloud) -> None:
+    marker = built_guest_image().marker
+    create_server(cloud, "vm-before", "--image", "guest")
+    pid_file = run_dir(Settings(state_dir=cloud.state_dir)) / "dhcp" / network_id(cloud) / "pid"
+    killed = int(pid_file.read_text())
+    os.kill(killed, signal.SIGKILL)
+    deadline = time.monotonic() + RULE_TIMEOUT
+    while not _restarted(pid_file, killed):
+        assert time.monotonic() < deadline, "dnsmasq was not started again"
+        time.sleep(0.5)
+    after = create_server(cloud, "vm-after", "--image", "guest")
+    console_until(cloud, "vm-after", f"cumulo-guest: ip {fixed_ip(after)}", marker)
+    for name in ("vm-before", "vm-after"):
+        cloud.osc("server", "delete", "--wait", name, cloud=DEMO, as_json=False)
+
+
+def _restarted(pid_file: Path, killed: int) -> bool:
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return False
+    return pid != killed and Path(f"/proc/{pid}").exists()
+
+
+def test_a_guest_cannot_send_from_an_address_not_its_own(cloud: Cloud) -> None:
+    marker = built_guest_image().marker
+    cloud.osc("security", "group", "create", "ssh-in", cloud=DEMO)
+    cloud.osc(
+        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
+        "ssh-in", cloud=DEMO,
+    )  # fmt: skip
+    server = create_server(cloud, "vm-spoof", "--image", "guest", "--security-group", "ssh-in")
+    address = fixed_ip(server)
+    console_until(cloud, "vm-spoof", f"cumulo-guest: ip {address}", marker)
+    namespace = dhcp_namespace(network_id(cloud))
+    peer = _dhcp_address(namespace)
+    ping = f"ping -c 1 -W 2 -I {{}} {peer} >/dev/null 2>&1 && echo reached || echo blocked"
+
+    assert ssh_from(namespace, cloud, address, ping.format(address)).strip() == "reached"
+    spoofed = "10.3.0.250"
+    alias = f"{spoofed}/24 dev eth0"
+    command = f"ip addr add {alias}; {ping.format(spoofed)}; ip addr del {alias}"
+    out = ssh_from(namespace, cloud, address, command)
+    assert out.strip() == "blocked"
+    cloud.osc("server", "delete", "--wait", "vm-spoof", cloud=DEMO, as_json=False)
+
+
+def _dhcp_address(namespace: str) -> str:
+    """The DHCP port's address in its namespace (the one that is not the metadata's)."""
+    shown = subprocess.run(
+        ["ip", "-n", namespace, "-4", "-o", "addr", "show"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for line in shown.splitlines():
+        address = line.split()[3].partition("/")[0]
+        if not address.startswith(("127.", "169.254.")):
+            return address
+    raise AssertionError(f"no DHCP address in {namespace}:\n{shown}")

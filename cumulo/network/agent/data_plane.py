@@ -46,7 +46,7 @@ from cumulo.network.agent import linux_net
 from cumulo.network.agent.dhcp import DhcpHost, DhcpNetwork, DhcpSubnet, Dnsmasq
 from cumulo.network.agent.firewall import IptablesFirewall
 from cumulo.network.agent.metadata import METADATA_ADDRESS, MetadataProxy
-from cumulo.network.agent.port_filters import port_filters
+from cumulo.network.agent.port_filters import GUEST_OWNER, port_filters
 from cumulo.network.messages import DATA_PLANE_TOPIC, SecurityGroupsChanged
 from cumulo.network.model import NetworkInfo, bridge_name, devname
 from cumulo.rpc.messages import Message
@@ -57,6 +57,8 @@ from cumulo.virt.instance_metadata import InstanceMetadata, MetadataSource
 LOG = logging.getLogger(__name__)
 
 DHCP_OWNER = "network:dhcp"
+DNSMASQ_CHECK_INTERVAL = 2.0
+"""Seconds between checks that each network's dnsmasq still runs (restarted if not)."""
 RUN_DIR = Path("/run/cumulo")
 """dnsmasq re-reads its files as ``nobody``: they live where every directory is searchable,
 not in the state directory (often under a private home)."""
@@ -91,6 +93,7 @@ class DataPlane:
         self.domain = runtime.settings.network.dns_domain
         self._dnsmasq: dict[str, Dnsmasq] = {}
         self._metadata: dict[str, MetadataProxy] = {}
+        self._watches: dict[str, asyncio.Task[None]] = {}
         self._lock = asyncio.Lock()
         self.firewall = firewall_of(runtime.settings)
         self._firewall_lock = asyncio.Lock()
@@ -107,8 +110,8 @@ class DataPlane:
         return plane
 
     async def start(self) -> None:
-        """Listen for security group changes and apply the firewall of the ports bound here
-        (after a restart); the first compute host of the process to start does it."""
+        """Listen for security group changes, then bring the host in line with the database
+        (``repair``); the first compute host of the process to start does it."""
         if self._started:
             return
         self._started = True
@@ -117,7 +120,34 @@ class DataPlane:
                 SecurityGroupsChanged: self._on_security_groups_changed
             }
             await self.runtime.bus.serve(DATA_PLANE_TOPIC, handlers, fanout=True)
+        await self.repair()
+
+    async def repair(self) -> None:
+        """What a restart (of cumulo, or of the host) must find again: the tap of every guest
+        port bound to this process's hosts on its bridge, their firewall, and DHCP and
+        metadata for their networks (dnsmasq files rewritten, a dead dnsmasq started)."""
+        async with self.runtime.db.read() as session:
+            ports = list(
+                await session.scalars(
+                    select(Port).where(
+                        Port.host_id.in_(list(self.runtime.settings.compute_hosts)),
+                        Port.device_owner.startswith(GUEST_OWNER),
+                    )
+                )
+            )
+            rows = await session.execute(
+                select(Network.id, Network.mtu).where(Network.id.in_({p.network_id for p in ports}))
+            )
+            mtus: dict[str, int] = {network_id: mtu for network_id, mtu in rows}
+        for port in ports:
+            bridge, mtu = bridge_name(port.network_id), mtus.get(port.network_id) or 1500
+            await asyncio.to_thread(linux_net.ensure_bridge, bridge, mtu)
+            await asyncio.to_thread(
+                linux_net.plug_tap, devname(port.id), bridge, port.mac_address, mtu
+            )
         await self.refresh_firewall()
+        for network_id in {p.network_id for p in ports}:
+            await self.serve_network(network_id)
 
     # --- os-vif's side: the driver plugs and unplugs NICs ---------------------------------
 
@@ -193,6 +223,9 @@ class DataPlane:
                 dnsmasq = Dnsmasq(network, self.dhcp_dir, namespace, interface)
                 await dnsmasq.start()
                 self._dnsmasq[network_id] = dnsmasq
+                self._watches[network_id] = asyncio.create_task(
+                    dnsmasq.watch(DNSMASQ_CHECK_INTERVAL)
+                )
             else:
                 await dnsmasq.reload(network)
             if network_id not in self._metadata:
@@ -299,6 +332,9 @@ class DataPlane:
         return InstanceMetadata(MetadataSource.from_instance(instance, network_info))
 
     async def _stop_network(self, network_id: str) -> None:
+        watch = self._watches.pop(network_id, None)
+        if watch is not None:
+            watch.cancel()
         proxy = self._metadata.pop(network_id, None)
         if proxy is not None:
             await proxy.stop()

@@ -24,12 +24,18 @@ from pathlib import Path
 from typing import Any
 
 from pyroute2 import IPRoute
+from pyroute2 import config as pyroute2_config
 from pyroute2 import netns as pyroute2_netns
 from pyroute2.netlink.exceptions import NetlinkError
 from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP
 
 from cumulo.exception import CumuloError
 from cumulo.network.model import NIC_NAME_LEN, devname
+
+# pyroute2 forks a short-lived child to open a socket in a named namespace and stops it
+# with SIGTERM. The child inherits the event loop's signal wakeup fd, so its SIGTERM would
+# reach the parent's loop and stop the service; with this the child dies of it silently.
+pyroute2_config.disable_mp_signal = True
 
 NAMESPACE_DIR = Path("/run/netns")
 VXLAN_PORT = 4789

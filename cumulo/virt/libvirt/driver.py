@@ -383,6 +383,8 @@ class LibvirtDriver(ComputeDriver):
         block_device_info: BlockDeviceInfo | None = None,
     ) -> None:
         domain = await self._domain(instance)
+        if self.vif_driver is not None:  # the taps may be gone (a restart of the host)
+            await self.vif_driver.plug(network_info)
         state, _reason = await self.libvirt.call(domain.state)
         if state == libvirt.VIR_DOMAIN_SHUTDOWN:
             await self._wait_until_off(domain, START_TIMEOUT)

@@ -6,8 +6,10 @@ compute host), so nothing touches this machine's namespace and tests run in para
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import signal
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -383,3 +385,18 @@ def test_plugging_into_what_is_not_there_fails_clearly(host: str) -> None:
     assert _run("ip", "-n", host, "link", "add", "brqveth", "type", "veth").returncode == 0
     with pytest.raises(NetworkPlumbingError, match="brqveth is a veth, not a bridge"):
         linux_net.ensure_bridge("brqveth", 1500, netns=host)
+
+
+async def test_calls_into_a_namespace_never_signal_the_process(host: str) -> None:
+    """pyroute2 stops the child it forks for a namespace with SIGTERM; the child shares the
+    event loop's signal wakeup fd, and a service's SIGTERM handler must not hear it."""
+    loop = asyncio.get_running_loop()
+    heard: list[int] = []
+    loop.add_signal_handler(signal.SIGTERM, heard.append, signal.SIGTERM)
+    try:
+        for _ in range(40):
+            await asyncio.to_thread(linux_net.link_exists, "lo", host)
+        await asyncio.sleep(0.1)
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+    assert heard == []
