@@ -36,10 +36,14 @@ from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
 from cumulo.db.models.hosts import Allocation, ComputeNode
 from cumulo.db.models.instances import Instance
-from cumulo.db.models.network import Port
+from cumulo.db.models.network import Network, Port
 from cumulo.db.models.volume import VolumeAttachment
 from cumulo.exception import CumuloError
 from cumulo.network import allocation
+from cumulo.network.agent import linux_net
+from cumulo.network.agent.data_plane import run_dir
+from cumulo.network.agent.port_filters import GUEST_OWNER
+from cumulo.network.model import bridge_name, devname
 from cumulo.runtime import Runtime
 from cumulo.scheduler import claims
 from cumulo.volume import attach
@@ -71,6 +75,7 @@ async def find(runtime: Runtime) -> list[Finding]:
     found += await _leaked_allocations(runtime)
     found += await _stuck_instances(runtime)
     found += await _orphaned_instance_dirs(runtime)
+    found += await _data_plane(runtime)
     return found
 
 
@@ -251,6 +256,57 @@ async def _orphaned_instance_dirs(runtime: Runtime) -> list[Finding]:
         Finding("files", name, f"instance directory {root / name}", repair(root / name))
         for name in sorted(set(names) - live)
     ]
+
+
+async def _data_plane(runtime: Runtime) -> list[Finding]:
+    """Where the cloud runs a data plane on this machine: guest ports bound to its hosts
+    whose tap is missing, and taps on its networks' bridges that no such port owns."""
+    if not run_dir(runtime.settings).is_dir():
+        return []
+    async with runtime.db.read() as session:
+        rows = await session.execute(select(Network.id, Network.mtu))
+        networks: dict[str, int] = {network_id: mtu for network_id, mtu in rows}
+        bound = list(
+            await session.scalars(
+                select(Port).where(
+                    Port.host_id.in_(runtime.settings.compute_hosts),
+                    Port.device_owner.startswith(GUEST_OWNER),
+                )
+            )
+        )
+    taps = await asyncio.to_thread(linux_net.list_taps)
+    found: list[Finding] = []
+    for port in bound:
+        tap, bridge = devname(port.id), bridge_name(port.network_id)
+        if tap not in taps:
+            repair = _plug(port, tap, networks.get(port.network_id) or 1500)
+            found.append(Finding("tap", port.id, f"{tap} is missing from {bridge}", repair))
+    owned = {devname(p.id) for p in bound}
+    for network_id in networks:
+        bridge = bridge_name(network_id)
+        members = await asyncio.to_thread(linux_net.bridge_ports, bridge)
+        for tap in sorted((members & taps) - owned):
+            found.append(Finding("tap", tap, f"on {bridge}, owned by no port here", _unplug(tap)))
+    return found
+
+
+def _plug(port: Port, tap: str, mtu: int) -> Callable[[], Awaitable[None]]:
+    """The tap again, on its bridge (a stopped guest finds it when started; a running one
+    that lost its tap needs a hard reboot to reopen it)."""
+
+    async def work() -> None:
+        bridge = bridge_name(port.network_id)
+        await asyncio.to_thread(linux_net.ensure_bridge, bridge, mtu)
+        await asyncio.to_thread(linux_net.plug_tap, tap, bridge, port.mac_address, mtu)
+
+    return work
+
+
+def _unplug(tap: str) -> Callable[[], Awaitable[None]]:
+    async def work() -> None:
+        await asyncio.to_thread(linux_net.unplug_tap, tap)
+
+    return work
 
 
 class StuckInstance(CumuloError):

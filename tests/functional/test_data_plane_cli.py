@@ -1,6 +1,7 @@
 """The network data plane with real guests and the unmodified openstack CLI: security
 groups hold on a running guest and follow rule changes, each port's chains live as long
-as it does, and a dnsmasq that dies is started again.
+as it does, a dnsmasq that dies is started again, and ``cumulo audit`` finds and repairs
+taps that are missing or stray.
 
 The test logs into a guest over SSH from the network's DHCP namespace (``qdhcp-<id>``),
 which sits on the guests' segment, and from there tries another guest's SSH port with
@@ -10,6 +11,7 @@ busybox ``nc``: dropbear's banner comes back only when the connection is let thr
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -19,7 +21,9 @@ from pathlib import Path
 import pytest
 
 from cumulo.config import Settings
+from cumulo.network.agent import linux_net
 from cumulo.network.agent.data_plane import dhcp_namespace, run_dir
+from cumulo.network.model import bridge_name, devname
 from tests.functional.cloud import Cloud
 from tests.functional.guests import (
     DEMO,
@@ -168,3 +172,24 @@ def _dhcp_address(namespace: str) -> str:
         if not address.startswith(("127.", "169.254.")):
             return address
     raise AssertionError(f"no DHCP address in {namespace}:\n{shown}")
+
+
+def test_audit_finds_a_missing_and_a_stray_tap_and_repairs_them(cloud: Cloud) -> None:
+    create_server(cloud, "vm-audit", "--image", "guest")
+    port = str(cloud.osc("port", "list", "--server", "vm-audit", cloud=DEMO)[0]["ID"])
+    tap, stray = devname(port), f"tap{secrets.token_hex(5)}"
+    bridge = bridge_name(network_id(cloud))
+    subprocess.run(["ip", "link", "del", tap], check=True)
+    subprocess.run(["ip", "tuntap", "add", "dev", stray, "mode", "tap"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", stray, "master", bridge], check=True)
+        audit = cloud.cumulo("audit", check=False)
+        assert audit.returncode == 1, audit.stdout
+        assert f"{tap} is missing from {bridge}" in audit.stdout
+        assert f"tap          {stray}  on {bridge}" in audit.stdout
+        assert cloud.cumulo("audit", "--repair", check=False).returncode == 1
+        assert cloud.cumulo("audit", check=False).returncode == 0
+        assert linux_net.link_exists(tap) and not linux_net.link_exists(stray)
+    finally:
+        subprocess.run(["ip", "link", "del", stray], check=False, capture_output=True)
+    cloud.osc("server", "delete", "--wait", "vm-audit", cloud=DEMO, as_json=False)

@@ -339,6 +339,19 @@ def list_bridges(netns: str | None = None) -> set[str]:
     return _names_of_kind("brq", "bridge", netns)
 
 
+def bridge_ports(bridge: str, netns: str | None = None) -> set[str]:
+    """The names of the links enslaved to ``bridge`` (none when it does not exist)."""
+    with _rtnl(netns, f"list the ports of {bridge}") as ipr:
+        master = _find_link(ipr, bridge)
+        if master is None:
+            return set()
+        return {
+            str(link.get("ifname"))
+            for link in ipr.link("dump")
+            if link.get("master") == master["index"]
+        }
+
+
 def _names_of_kind(prefix: str, kind: str, netns: str | None) -> set[str]:
     with _rtnl(netns, f"list {kind} links") as ipr:
         return {
