@@ -55,30 +55,6 @@ def guest_cloud(
         c.down()
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    guest = built_guest_image()
-    state = tmp_path_factory.mktemp("cumulo-libvirt")
-    config = state / "cumulo.toml"
-    config.write_text("[compute]\nsync_power_state_interval = 2\n")
-    c = Cloud(state, free_port())
-    c.up("--driver", "libvirt", "--config", str(config))
-    try:
-        c.osc(
-            "image", "create", "--file", str(guest.disk), "--disk-format", "qcow2",
-            "--container-format", "bare", "--public", "guest",
-        )  # fmt: skip
-        c.osc("network", "create", "guest-net", cloud=DEMO)
-        c.osc(
-            "subnet", "create", "--network", "guest-net", "--subnet-range", "10.3.0.0/24",
-            "guest-sub", cloud=DEMO,
-        )  # fmt: skip
-        c.osc("keypair", "create", "guest-key", cloud=DEMO, as_json=False)
-        yield c
-    finally:
-        c.down()
-
-
 def create_server(cloud: Cloud, name: str, *extra: str) -> dict[str, object]:
     created: dict[str, object] = cloud.osc(
         "server", "create", "--flavor", "c1.nano", "--network", "guest-net",

@@ -49,6 +49,15 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         yield c
 
 
+def _group_open_to_ssh(cloud: Cloud, name: str) -> None:
+    """A group whose members anyone reaches on port 22 (so the test can log in)."""
+    cloud.osc("security", "group", "create", name, cloud=DEMO)
+    cloud.osc(
+        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
+        name, cloud=DEMO,
+    )  # fmt: skip
+
+
 def _banner(cloud: Cloud, namespace: str, client: str, server: str) -> bool:
     """Whether ``client`` gets the SSH banner of ``server`` (a new TCP connection to 22)."""
     out = ssh_from(namespace, cloud, client, f"echo | nc -w 2 {server} 22 || true")
@@ -75,11 +84,7 @@ def _until(check: Callable[[], bool], wanted: bool, what: str) -> float:
 
 def test_a_rule_opens_and_closes_a_port_on_a_running_guest(cloud: Cloud) -> None:
     marker = built_guest_image().marker
-    cloud.osc("security", "group", "create", "client", cloud=DEMO)
-    cloud.osc(
-        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
-        "client", cloud=DEMO,
-    )  # fmt: skip
+    _group_open_to_ssh(cloud, "client")
     target = create_server(cloud, "vm-target", "--image", "guest")
     client = create_server(cloud, "vm-client", "--image", "guest", "--security-group", "client")
     target_ip, client_ip = fixed_ip(target), fixed_ip(client)
@@ -140,11 +145,7 @@ def _restarted(pid_file: Path, killed: int) -> bool:
 
 def test_a_guest_cannot_send_from_an_address_not_its_own(cloud: Cloud) -> None:
     marker = built_guest_image().marker
-    cloud.osc("security", "group", "create", "ssh-in", cloud=DEMO)
-    cloud.osc(
-        "security", "group", "rule", "create", "--protocol", "tcp", "--dst-port", "22",
-        "ssh-in", cloud=DEMO,
-    )  # fmt: skip
+    _group_open_to_ssh(cloud, "ssh-in")
     server = create_server(cloud, "vm-spoof", "--image", "guest", "--security-group", "ssh-in")
     address = fixed_ip(server)
     console_until(cloud, "vm-spoof", f"cumulo-guest: ip {address}", marker)
