@@ -77,6 +77,10 @@ def run_dir(settings: Settings) -> Path:
     return RUN_DIR / _cloud_digest(settings)[:12]
 
 
+def dhcp_dir_of(settings: Settings) -> Path:
+    return run_dir(settings) / "dhcp"
+
+
 def firewall_of(settings: Settings) -> IptablesFirewall:
     """The firewall of the cloud of ``settings``: chains of its own, beside other clouds'."""
     return IptablesFirewall(scope=_cloud_digest(settings)[:6])
@@ -89,7 +93,7 @@ class DataPlane:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.dhcp_dir = run_dir(runtime.settings) / "dhcp"
+        self.dhcp_dir = dhcp_dir_of(runtime.settings)
         self.domain = runtime.settings.network.dns_domain
         self._dnsmasq: dict[str, Dnsmasq] = {}
         self._metadata: dict[str, MetadataProxy] = {}
@@ -371,7 +375,7 @@ async def tear_down(runtime: Runtime) -> int:
     """Remove what the data plane of a stopped cloud left on this host (``cumulo down``):
     a dnsmasq an unclean stop left running, the DHCP namespaces, the taps and bridges of
     the cloud's networks; how many networks had something to remove."""
-    plane = DataPlane(runtime)
+    dhcp_dir = dhcp_dir_of(runtime.settings)
     async with runtime.db.read() as session:
         networks = list(await session.scalars(select(Network)))
         ports = list(await session.scalars(select(Port)))
@@ -382,9 +386,7 @@ async def tear_down(runtime: Runtime) -> int:
         present = await asyncio.to_thread(linux_net.namespace_exists, namespace) or (
             await asyncio.to_thread(linux_net.link_exists, bridge)
         )
-        await Dnsmasq(
-            DhcpNetwork(network.id, network.mtu, ()), plane.dhcp_dir, namespace, ""
-        ).stop()
+        await Dnsmasq(DhcpNetwork(network.id, network.mtu, ()), dhcp_dir, namespace, "").stop()
         for port in ports:
             if port.network_id != network.id:
                 continue
