@@ -211,6 +211,9 @@ RULES: dict[str, Rule] = {
     "network:router:external": ADMIN,
     "network:provider": ADMIN,
     "network:binding": ADMIN,
+    "network:router:external_fixed_ips": ADMIN,
+    "network:router:enable_snat": ADMIN,
+    "network:floatingip:address": ADMIN,
     "network:quota:show": ADMIN | PROJECT_OWNER,
     "network:quota:update": ADMIN,
     # image (Glance v2)

@@ -5,7 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from cumulo.api.factory import JSON, self_url, service_app
-from cumulo.network import extensions, networks, ports, quotas, secgroups_api, subnets
+from cumulo.network import (
+    extensions,
+    floating_ips,
+    networks,
+    ports,
+    quotas,
+    routers,
+    secgroups_api,
+    subnets,
+)
 from cumulo.runtime import Runtime
 
 
@@ -23,6 +32,7 @@ def build_app(runtime: Runtime) -> FastAPI:
             }
         )
 
-    for module in (networks, subnets, ports, secgroups_api, quotas, extensions):
+    modules = (networks, subnets, ports, secgroups_api, routers, floating_ips, quotas, extensions)
+    for module in modules:
         app.include_router(module.router)
     return app

@@ -117,3 +117,70 @@ class OverQuota(exception.OverQuota):
 
     code = 409
     message = "Quota exceeded for resources: %(overs)s."
+
+
+class BadRequest(exception.Invalid):
+    message = "Bad %(resource)s request: %(msg)s."
+
+
+class RouterNotFound(exception.NotFound):
+    message = "Router %(router_id)s could not be found"
+
+
+class RouterInUse(exception.Conflict):
+    message = "Router %(router_id)s %(reason)s"
+
+
+class RouterInterfaceNotFound(exception.NotFound):
+    message = "Router %(router_id)s does not have an interface with id %(port_id)s"
+
+
+class RouterInterfaceNotFoundForSubnet(exception.NotFound):
+    message = "Router %(router_id)s has no interface on subnet %(subnet_id)s"
+
+
+class RouterInterfaceInUseByFloatingIP(exception.Conflict):
+    message = (
+        "Router interface for subnet %(subnet_id)s on router %(router_id)s cannot be "
+        "deleted, as it is required by one or more floating IPs."
+    )
+
+
+class RouterExternalGatewayInUseByFloatingIp(exception.Conflict):
+    message = (
+        "Gateway cannot be updated for router %(router_id)s, since a gateway to external "
+        "network %(net_id)s is required by one or more floating IPs."
+    )
+
+
+class FloatingIPNotFound(exception.NotFound):
+    message = "Floating IP %(floatingip_id)s could not be found"
+
+
+class ExternalGatewayForFloatingIPNotFound(exception.NotFound):
+    message = (
+        "External network %(external_network_id)s is not reachable from subnet "
+        "%(subnet_id)s.  Therefore, cannot associate Port %(port_id)s with a Floating IP."
+    )
+
+
+class FloatingIPPortAlreadyAssociated(exception.Conflict):
+    message = (
+        "Cannot associate floating IP %(floating_ip_address)s (%(fip_id)s) with port "
+        "%(port_id)s using fixed IP %(fixed_ip)s, as that fixed IP already has a floating IP "
+        "on external network %(net_id)s."
+    )
+
+
+class PortInUse(exception.Conflict):
+    message = (
+        "Unable to complete operation on port %(port_id)s for network %(net_id)s. "
+        "Port already has an attached device %(device_id)s."
+    )
+
+
+class ServicePortInUse(exception.Conflict):
+    message = (
+        "Port %(port_id)s cannot be deleted directly via the port API: "
+        "has device owner %(device_owner)s."
+    )

@@ -32,6 +32,9 @@ SUPPORTED = {
     "project-id": "project_id field enabled",
     "pagination": "Pagination support",
     "sorting": "Sorting support",
+    "router": "Neutron L3 Router",
+    "ext-gw-mode": "Neutron L3 Configurable external gateway mode",
+    "fip-port-details": "Floating IP Port Details Extension",
 }
 
 

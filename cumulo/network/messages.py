@@ -30,8 +30,10 @@ __all__ = [
     "NetworkInfo",
     "NetworkRequest",
     "RequestedNetworks",
+    "RoutersChanged",
     "SecurityGroupsChanged",
     "ValidateNetworks",
+    "routers_changed",
     "security_groups_changed",
 ]
 
@@ -94,12 +96,29 @@ class SecurityGroupsChanged(Message):
     TYPE = "network.SecurityGroupsChanged"
 
 
+class RoutersChanged(Message):
+    """A router, its interfaces, its gateway or a floating IP changed: every data plane
+    brings the routers it serves in line with the database (Neutron's ``routers_updated``)."""
+
+    TYPE = "network.RoutersChanged"
+
+
 async def security_groups_changed(bus: Bus | None, ctx: RequestContext) -> None:
-    """Tell the data planes; with none listening it is dropped, and a failure to send only
-    delays the change to their next refresh."""
+    await _tell_data_planes(bus, ctx, SecurityGroupsChanged(), "security groups")
+
+
+async def routers_changed(bus: Bus | None, ctx: RequestContext) -> None:
+    await _tell_data_planes(bus, ctx, RoutersChanged(), "routers")
+
+
+async def _tell_data_planes(
+    bus: Bus | None, ctx: RequestContext, message: Message, what: str
+) -> None:
+    """Fan ``message`` out; with no data plane listening it is dropped, and a failure to
+    send only delays the change to the data planes' next refresh."""
     if bus is None:
         return
     try:
-        await bus.fanout(DATA_PLANE_TOPIC, SecurityGroupsChanged(), ctx)
+        await bus.fanout(DATA_PLANE_TOPIC, message, ctx)
     except Exception:
-        LOG.warning("Could not tell the data planes that security groups changed", exc_info=True)
+        LOG.warning("Could not tell the data planes that %s changed", what, exc_info=True)

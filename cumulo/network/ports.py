@@ -14,8 +14,18 @@ from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
 from cumulo.context import RequestContext
 from cumulo.db.models.network import IPAllocation, Port
-from cumulo.network import access, fixed_ips, ipam, listing, port_store, schemas, secgroups, views
-from cumulo.network.errors import InvalidInput
+from cumulo.network import (
+    access,
+    fixed_ips,
+    ipam,
+    l3,
+    listing,
+    port_store,
+    schemas,
+    secgroups,
+    views,
+)
+from cumulo.network.errors import InvalidInput, ServicePortInUse
 from cumulo.network.messages import security_groups_changed
 from cumulo.network.port_store import with_retries
 
@@ -140,6 +150,9 @@ async def delete_port(request: Request, port_id: str, ctx: Ctx) -> Response:
     async with request.app.state.runtime.db.write() as session:
         row = await access.get_port(session, ctx, port_id)
         access.enforce_owner(ctx, "network:delete", row.project_id)
+        if row.device_owner in l3.SERVICE_OWNERS:
+            raise ServicePortInUse(port_id=row.id, device_owner=row.device_owner)
+        await l3.disassociate_port(session, row.id)
         await port_store.remove(session, row)
     await security_groups_changed(request.app.state.runtime.bus, ctx)
     return Response(status_code=204)

@@ -21,10 +21,12 @@ from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
 from cumulo.db.locks import hold_row
 from cumulo.db.models.network import (
+    FloatingIP,
     Network,
     NetworkQuota,
     Port,
     QuotaLock,
+    Router,
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
@@ -52,6 +54,8 @@ COUNTED: dict[str, Any] = {
     "port": Port,
     "security_group": SecurityGroup,
     "security_group_rule": SecurityGroupRule,
+    "router": Router,
+    "floatingip": FloatingIP,
 }
 
 

@@ -127,3 +127,24 @@ def parse(
                 error_message=f"Invalid input for {key}. Reason: {exc.kwargs['error_message']}"
             ) from None
     return result
+
+
+def to_opt_dict(name: str, value: Any) -> dict[str, Any] | None:
+    if value is not None and not isinstance(value, dict):
+        raise InvalidInput(error_message=f"'{value}' is not a dictionary")
+    return value
+
+
+ROUTER = COMMON | {
+    "admin_state_up": (to_bool, True),
+    "external_gateway_info": (to_opt_dict, True),
+    "routes": (to_list, True),
+    "availability_zone_hints": (to_list, False),
+}
+FLOATINGIP = {name: spec for name, spec in COMMON.items() if name != "name"} | {
+    "floating_network_id": (to_str, False),
+    "floating_ip_address": (to_str, False),
+    "subnet_id": (to_str, False),
+    "port_id": (to_opt_str, True),
+    "fixed_ip_address": (to_opt_str, True),
+}

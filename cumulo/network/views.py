@@ -6,7 +6,7 @@ import datetime
 from typing import Any
 
 from cumulo.context import RequestContext
-from cumulo.db.models.network import IPAllocation, Network, Port, Subnet
+from cumulo.db.models.network import FloatingIP, IPAllocation, Network, Port, Router, Subnet
 
 COMMON = frozenset(
     ("id name tenant_id project_id description tags created_at updated_at revision_number").split()
@@ -71,10 +71,10 @@ def when(value: datetime.datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
-def _common(row: Network | Subnet | Port) -> dict[str, Any]:
+def _standard(row: Network | Subnet | Port | Router | FloatingIP) -> dict[str, Any]:
+    """The attributes every resource has (a floating IP has no name)."""
     return {
         "id": row.id,
-        "name": row.name,
         "tenant_id": row.project_id,
         "project_id": row.project_id,
         "description": row.description,
@@ -83,6 +83,10 @@ def _common(row: Network | Subnet | Port) -> dict[str, Any]:
         "updated_at": when(row.updated_at or row.created_at),
         "revision_number": row.revision_number,
     }
+
+
+def _common(row: Network | Subnet | Port | Router) -> dict[str, Any]:
+    return _standard(row) | {"name": row.name}
 
 
 def network(row: Network, subnet_ids: list[str], ctx: RequestContext) -> dict[str, Any]:
@@ -148,4 +152,64 @@ def port(row: Port, ips: list[IPAllocation], ctx: RequestContext) -> dict[str, A
         body["binding:vif_type"] = row.vif_type
         body["binding:vif_details"] = {}
         body["binding:profile"] = {}
+    return body
+
+
+ROUTER = COMMON | {"admin_state_up", "status", "external_gateway_info", "routes"}
+FLOATINGIP = (COMMON - {"name"}) | {
+    "floating_network_id",
+    "floating_ip_address",
+    "router_id",
+    "port_id",
+    "fixed_ip_address",
+    "status",
+}
+
+
+def gateway_info(row: Router, gateway_ips: list[IPAllocation]) -> dict[str, Any] | None:
+    if row.external_network_id is None:
+        return None
+    return {
+        "network_id": row.external_network_id,
+        "enable_snat": row.enable_snat,
+        "external_fixed_ips": [
+            {"subnet_id": a.subnet_id, "ip_address": a.ip_address} for a in gateway_ips
+        ],
+    }
+
+
+def router(row: Router, gateway_ips: list[IPAllocation]) -> dict[str, Any]:
+    return _common(row) | {
+        "admin_state_up": row.admin_state_up,
+        "status": row.status,
+        "external_gateway_info": gateway_info(row, gateway_ips),
+        "routes": list(row.routes),
+        "availability_zone_hints": [],
+        "availability_zones": ["nova"],
+        "flavor_id": None,
+    }
+
+
+def floatingip(row: FloatingIP, fixed_port: Port | None) -> dict[str, Any]:
+    body = _standard(row) | {
+        "floating_network_id": row.floating_network_id,
+        "floating_ip_address": row.floating_ip_address,
+        "router_id": row.router_id,
+        "port_id": row.fixed_port_id,
+        "fixed_ip_address": row.fixed_ip_address,
+        "status": row.status,
+        "qos_policy_id": None,
+        "port_forwardings": [],
+        "port_details": None,
+    }
+    if fixed_port is not None:
+        body["port_details"] = {
+            "name": fixed_port.name,
+            "network_id": fixed_port.network_id,
+            "mac_address": fixed_port.mac_address,
+            "admin_state_up": fixed_port.admin_state_up,
+            "status": fixed_port.status,
+            "device_id": fixed_port.device_id,
+            "device_owner": fixed_port.device_owner,
+        }
     return body

@@ -1,4 +1,4 @@
-"""networks, subnets, ports, IP allocations (Neutron v2.0): tables.
+"""networks, subnets, ports, IP allocations, routers, floating IPs (Neutron v2.0): tables.
 
 List-valued attributes Neutron keeps in side tables (DNS servers, host routes,
 allocation pools, tags, address pairs, DHCP options) are JSON columns here:
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cumulo.db.base import Base, TimestampMixin, uuid_column
@@ -170,3 +170,48 @@ class NetworkQuota(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     resource: Mapped[str] = mapped_column(String(64), primary_key=True)
     limit: Mapped[int] = mapped_column(Integer)
+
+
+class Router(TimestampMixin, Base):
+    """A Neutron router. Its interfaces are ports with ``device_owner``
+    ``network:router_interface`` and ``device_id`` the router's id; its gateway is the port
+    ``gw_port_id`` on ``external_network_id``."""
+
+    __tablename__ = "routers"
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    admin_state_up: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="ACTIVE")
+    external_network_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    gw_port_id: Mapped[str | None] = mapped_column(String(36), default=None)
+    enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FloatingIP(TimestampMixin, Base):
+    """A floating IP: an address of a port on an external network (``floating_port_id``),
+    translated by a router to ``fixed_ip_address`` of ``fixed_port_id`` when associated.
+
+    The unique key lets one fixed address have one floating IP per external network.
+    """
+
+    __tablename__ = "floatingips"
+    __table_args__ = (UniqueConstraint("floating_network_id", "fixed_port_id", "fixed_ip_address"),)
+
+    id: Mapped[str] = uuid_column(primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    floating_network_id: Mapped[str] = mapped_column(String(36))
+    floating_ip_address: Mapped[str] = mapped_column(String(64))
+    floating_port_id: Mapped[str] = mapped_column(String(36))
+    fixed_port_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    fixed_ip_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    router_id: Mapped[str | None] = mapped_column(String(36), default=None, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="DOWN")
+    description: Mapped[str] = mapped_column(String(255), default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    revision_number: Mapped[int] = mapped_column(Integer, default=0)
