@@ -222,6 +222,13 @@ class NetworkSettings(_Section):
             "metadata); unset: on with the libvirt driver, off with the fake one."
         ),
     )
+    local_ip: str | None = Field(
+        None,
+        description=(
+            "This host's address for VXLAN tunnels: the same tenant network on every host "
+            "with one is one segment. Unset: a tenant network stays within each host."
+        ),
+    )
 
 
 class VolumeSettings(_Section):

@@ -34,6 +34,10 @@ from cumulo.runtime import Runtime
 
 LOG = logging.getLogger(__name__)
 
+KEEP_ALIVE_SECONDS = 75
+"""How long an idle client connection stays open. uvicorn's 5 s default equals the poll
+interval of ``openstack server create --wait``: the client would now and then send its next
+GET on a connection the server was closing at that instant, and fail with "connection reset"."""
 GRACEFUL_SHUTDOWN_SECONDS = 30
 SHUTDOWN_SETTLE_SECONDS = 0.25
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -67,6 +71,7 @@ async def serve_http(
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     server = _Server(config, on_ready)
     await server.serve()

@@ -24,15 +24,19 @@ LOG = logging.getLogger(__name__)
 __all__ = [
     "AllocateForInstance",
     "DeallocateForInstance",
+    "DhcpPortsChanged",
     "GetInstanceNwInfo",
     "InstanceRef",
     "MaxCount",
+    "NetworkAgentsChanged",
     "NetworkInfo",
     "NetworkRequest",
     "RequestedNetworks",
     "RoutersChanged",
     "SecurityGroupsChanged",
     "ValidateNetworks",
+    "dhcp_ports_changed",
+    "network_agents_changed",
     "routers_changed",
     "security_groups_changed",
 ]
@@ -103,12 +107,36 @@ class RoutersChanged(Message):
     TYPE = "network.RoutersChanged"
 
 
+class NetworkAgentsChanged(Message):
+    """A host recorded its tunnel address: every data plane floods its VXLAN segments to
+    the hosts recorded now."""
+
+    TYPE = "network.NetworkAgentsChanged"
+
+
+class DhcpPortsChanged(Message):
+    """Ports of the network were plugged or unplugged on a host that does not serve its DHCP:
+    the one that does reloads (Neutron's ``port_update_end`` to the DHCP agent)."""
+
+    TYPE = "network.DhcpPortsChanged"
+    network_id: str
+
+
 async def security_groups_changed(bus: Bus | None, ctx: RequestContext) -> None:
     await _tell_data_planes(bus, ctx, SecurityGroupsChanged(), "security groups")
 
 
 async def routers_changed(bus: Bus | None, ctx: RequestContext) -> None:
     await _tell_data_planes(bus, ctx, RoutersChanged(), "routers")
+
+
+async def network_agents_changed(bus: Bus | None, ctx: RequestContext) -> None:
+    await _tell_data_planes(bus, ctx, NetworkAgentsChanged(), "network agents")
+
+
+async def dhcp_ports_changed(bus: Bus | None, network_id: str) -> None:
+    ctx = RequestContext.admin_context()
+    await _tell_data_planes(bus, ctx, DhcpPortsChanged(network_id=network_id), "DHCP ports")
 
 
 async def _tell_data_planes(

@@ -7,15 +7,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api.auth import context
 from cumulo.api.factory import JSON
 from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
 from cumulo.context import RequestContext
+from cumulo.db.base import new_uuid
 from cumulo.db.models.network import Network, Port, Subnet
-from cumulo.network import access, listing, quotas, schemas, views
+from cumulo.network import access, listing, quotas, schemas, segments, views
 from cumulo.network.errors import InvalidInput, NetworkInUse
+from cumulo.network.port_store import with_retries
 
 router = APIRouter()
 Ctx = Annotated[RequestContext, Depends(context)]
@@ -62,12 +65,18 @@ async def create_network(request: Request, ctx: Ctx) -> JSON:
         raise InvalidInput(error_message=f"network_type value '{net_type}' not supported")
     cols.setdefault("mtu", MTU.get(net_type, 1500))
     settings = request.app.state.runtime.settings.network
-    async with request.app.state.runtime.db.write() as session:
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
         await quotas.check_quota(session, settings, project_id, "network")
-        row = Network(project_id=project_id, **cols)
+        row = Network(id=new_uuid(), project_id=project_id, **cols)
+        if net_type == "vxlan":
+            row.segmentation_id = await segments.allocate_vni(session, row.id, row.segmentation_id)
         session.add(row)
         await session.flush()
-    return JSON({"network": views.network(row, [], ctx)}, status_code=201)
+        return views.network(row, [], ctx)
+
+    body = await with_retries(request.app.state.runtime.db, work)
+    return JSON({"network": body}, status_code=201)
 
 
 @router.get("/v2.0/networks")
@@ -113,5 +122,6 @@ async def delete_network(request: Request, net_id: str, ctx: Ctx) -> Response:
         if in_use is not None:
             raise NetworkInUse(net_id=net_id)
         await session.execute(delete(Subnet).where(Subnet.network_id == net_id))
+        await segments.release(session, net_id)
         await session.delete(row)
     return Response(status_code=204)

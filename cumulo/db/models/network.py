@@ -9,12 +9,13 @@ twice on any engine.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cumulo.db.base import Base, TimestampMixin, uuid_column
+from cumulo.db.base import Base, Timestamp, TimestampMixin, utcnow, uuid_column
 
 
 class Network(TimestampMixin, Base):
@@ -188,6 +189,8 @@ class Router(TimestampMixin, Base):
     external_network_id: Mapped[str | None] = mapped_column(String(36), default=None)
     gw_port_id: Mapped[str | None] = mapped_column(String(36), default=None)
     enable_snat: Mapped[bool] = mapped_column(Boolean, default=True)
+    host: Mapped[str | None] = mapped_column(String(255), default=None)
+    """The compute host whose data plane runs the router (the first one that needed it)."""
     routes: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision_number: Mapped[int] = mapped_column(Integer, default=0)
@@ -215,3 +218,25 @@ class FloatingIP(TimestampMixin, Base):
     description: Mapped[str] = mapped_column(String(255), default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
     revision_number: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VxlanAllocation(Base):
+    """Which VXLAN network identifier a network's segment uses; the key makes it one each."""
+
+    __tablename__ = "vxlan_allocations"
+
+    vni: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    network_id: Mapped[str] = mapped_column(String(36), unique=True)
+
+
+class NetworkAgent(Base):
+    """A host's data plane: the address its VXLAN tunnels start from (Neutron's agent
+    ``tunneling_ip``)."""
+
+    __tablename__ = "network_agents"
+
+    host: Mapped[str] = mapped_column(String(255), primary_key=True)
+    local_ip: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime.datetime] = mapped_column(
+        Timestamp, default=utcnow, onupdate=utcnow
+    )

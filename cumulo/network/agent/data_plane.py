@@ -6,8 +6,9 @@ Linux-bridge agent wires a port. Each network with a DHCP-enabled IPv4 subnet
 gets, the way Neutron's DHCP and metadata agents serve it:
 
 - a DHCP port in the database (``device_owner`` ``network:dhcp``) with an
-  address on each such subnet, plugged into the bridge from the network's
-  namespace ``qdhcp-<network id>``;
+  address on each such subnet, bound to the first host that needed it and
+  plugged there into the bridge from the network's namespace
+  ``qdhcp-<network id>``;
 - a dnsmasq in that namespace serving every port of the network its fixed IP
   (static leases only), reloaded whenever a NIC is plugged or unplugged;
 - the metadata service at 169.254.169.254 in the same namespace, reached by
@@ -19,9 +20,11 @@ applied by ``firewall.IptablesFirewall`` (chains scoped to this cloud) before a
 guest starts, and again whenever the network service fans out
 ``SecurityGroupsChanged`` (a rule, a member or a port's filtering changed).
 
-All of it lives in the network namespace this process runs in. Tenant
-networks are not yet joined across hosts (VXLAN): a host's bridge is the
-whole segment, and each host serves DHCP on it.
+Routers run where ``l3_agent`` places them, on the bridges ``wiring`` makes:
+with ``[network] local_ip`` a VXLAN network's bridges on all hosts are one
+segment, so one DHCP server and one router serve the guests of every host.
+
+All of it lives in the network namespace this process runs in.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import hashlib
 import ipaddress
 import logging
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -40,14 +44,24 @@ from cumulo.compute import instances
 from cumulo.compute.errors import InstanceNotFound
 from cumulo.config import Settings
 from cumulo.context import RequestContext
-from cumulo.db.models.network import IPAllocation, Network, Port, Subnet
+from cumulo.db.models.network import IPAllocation, Network, Port, Router, Subnet
 from cumulo.network import fixed_ips, nw_info, port_store
 from cumulo.network.agent import linux_net
 from cumulo.network.agent.dhcp import DhcpHost, DhcpNetwork, DhcpSubnet, Dnsmasq
 from cumulo.network.agent.firewall import IptablesFirewall
+from cumulo.network.agent.l3_agent import L3Agent, remove_router, router_specs
 from cumulo.network.agent.metadata import METADATA_ADDRESS, MetadataProxy
 from cumulo.network.agent.port_filters import GUEST_OWNER, port_filters
-from cumulo.network.messages import DATA_PLANE_TOPIC, SecurityGroupsChanged
+from cumulo.network.agent.wiring import Wiring, unwire
+from cumulo.network.messages import (
+    DATA_PLANE_TOPIC,
+    DhcpPortsChanged,
+    NetworkAgentsChanged,
+    RoutersChanged,
+    SecurityGroupsChanged,
+    dhcp_ports_changed,
+    network_agents_changed,
+)
 from cumulo.network.model import NetworkInfo, bridge_name, devname
 from cumulo.rpc.messages import Message
 from cumulo.rpc.server import Handler
@@ -101,9 +115,12 @@ class DataPlane:
         self._lock = asyncio.Lock()
         self.firewall = firewall_of(runtime.settings)
         self._firewall_lock = asyncio.Lock()
+        self.l3 = L3Agent()
+        self.wiring = Wiring(runtime)
         self._started = False
-        self._refresh: asyncio.Task[None] | None = None
-        self._refresh_again = False
+        self._firewall_refresh = _Coalesced(self.refresh_firewall, "Applying the security groups")
+        self._routers_refresh = _Coalesced(self.refresh_routers, "Bringing the routers in line")
+        self._wiring_refresh = _Coalesced(self.wiring.resync, "Flooding VXLAN to the hosts")
 
     @classmethod
     def of(cls, runtime: Runtime) -> DataPlane:
@@ -114,28 +131,36 @@ class DataPlane:
         return plane
 
     async def start(self) -> None:
-        """Listen for security group changes, then bring the host in line with the database
-        (``repair``); the first compute host of the process to start does it."""
+        """Listen for changes of security groups, routers and hosts, record this process's
+        hosts, then bring the host in line with the database (``repair``); the first compute
+        host of the process to start does it."""
         if self._started:
             return
         self._started = True
         if self.runtime.bus is not None:
             handlers: dict[type[Message], Handler] = {
-                SecurityGroupsChanged: self._on_security_groups_changed
+                SecurityGroupsChanged: self._on_security_groups_changed,
+                RoutersChanged: self._on_routers_changed,
+                NetworkAgentsChanged: self._on_network_agents_changed,
+                DhcpPortsChanged: self._on_dhcp_ports_changed,
             }
             await self.runtime.bus.serve(DATA_PLANE_TOPIC, handlers, fanout=True)
+        await self.wiring.register(self.runtime.settings.compute_hosts)
+        if self.wiring.local_ip is not None:
+            await network_agents_changed(self.runtime.bus, RequestContext.admin_context())
         await self.repair()
 
     async def repair(self) -> None:
         """What a restart (of cumulo, or of the host) must find again: the tap of every guest
         port bound to this process's hosts on its bridge, their firewall, and DHCP and
-        metadata for their networks (dnsmasq files rewritten, a dead dnsmasq started)."""
+        metadata for their networks and the ones whose DHCP this host serves (dnsmasq files
+        rewritten, a dead dnsmasq started), and the routers this host runs."""
+        hosts = list(self.runtime.settings.compute_hosts)
         async with self.runtime.db.read() as session:
             ports = list(
                 await session.scalars(
                     select(Port).where(
-                        Port.host_id.in_(list(self.runtime.settings.compute_hosts)),
-                        Port.device_owner.startswith(GUEST_OWNER),
+                        Port.host_id.in_(hosts), Port.device_owner.startswith(GUEST_OWNER)
                     )
                 )
             )
@@ -143,23 +168,32 @@ class DataPlane:
                 select(Network.id, Network.mtu).where(Network.id.in_({p.network_id for p in ports}))
             )
             mtus: dict[str, int] = {network_id: mtu for network_id, mtu in rows}
+            dhcp_served = set(
+                await session.scalars(
+                    select(Port.network_id).where(
+                        Port.host_id.in_(hosts), Port.device_owner == DHCP_OWNER
+                    )
+                )
+            )
+        networks = {p.network_id for p in ports} | dhcp_served
+        await self.wiring.wire(networks)
         for port in ports:
             bridge, mtu = bridge_name(port.network_id), mtus.get(port.network_id) or 1500
-            await asyncio.to_thread(linux_net.ensure_bridge, bridge, mtu)
             await asyncio.to_thread(
                 linux_net.plug_tap, devname(port.id), bridge, port.mac_address, mtu
             )
         await self.refresh_firewall()
-        for network_id in {p.network_id for p in ports}:
+        for network_id in networks:
             await self.serve_network(network_id)
+        await self.refresh_routers()
 
     # --- os-vif's side: the driver plugs and unplugs NICs ---------------------------------
 
     async def plug(self, network_info: NetworkInfo) -> None:
         """Each NIC's tap on its network's bridge, and its network's DHCP and metadata."""
+        await self.wiring.wire({vif.network.id for vif in network_info.vifs})
         for vif in network_info.vifs:
             mtu = vif.network.mtu or 1500
-            await asyncio.to_thread(linux_net.ensure_bridge, vif.network.bridge, mtu)
             await asyncio.to_thread(
                 linux_net.plug_tap, vif.devname, vif.network.bridge, vif.address, mtu
             )
@@ -167,6 +201,8 @@ class DataPlane:
             await self.refresh_firewall()
         for network_id in {vif.network.id for vif in network_info.vifs}:
             await self.serve_network(network_id)
+        if network_info.vifs:
+            self._routers_refresh.trigger()
 
     async def unplug(self, network_info: NetworkInfo) -> None:
         """Remove the NICs' taps; their networks' DHCP forgets the ports gone meanwhile."""
@@ -176,6 +212,8 @@ class DataPlane:
             await self.refresh_firewall()
         for network_id in {vif.network.id for vif in network_info.vifs}:
             await self.serve_network(network_id)
+        if network_info.vifs:
+            self._routers_refresh.trigger()
 
     # --- Neutron's security group agent ---------------------------------------------------
 
@@ -189,29 +227,43 @@ class DataPlane:
     async def _on_security_groups_changed(
         self, ctx: RequestContext, msg: SecurityGroupsChanged
     ) -> None:
-        """Refresh in the background; changes arriving meanwhile make one more refresh."""
-        if self._refresh is not None and not self._refresh.done():
-            self._refresh_again = True
-            return
-        self._refresh = asyncio.create_task(self._refresh_until_settled())
+        self._firewall_refresh.trigger()
 
-    async def _refresh_until_settled(self) -> None:
-        while True:
-            self._refresh_again = False
-            try:
-                await self.refresh_firewall()
-            except Exception:
-                LOG.exception("Applying the security groups failed")
-            if not self._refresh_again:
-                return
+    # --- Neutron's L3 agent ----------------------------------------------------------------
+
+    async def refresh_routers(self) -> None:
+        """Make the routers this process's hosts run, remove the rest; a router no host runs
+        yet is taken by the first host one of whose guests it routes for."""
+        async with self.runtime.db.write() as session:
+            specs = await router_specs(session, self.runtime.settings.compute_hosts)
+        networks = {p.network_id for s in specs for p in (*s.interfaces, s.gateway) if p}
+        await self.wiring.wire(networks)
+        await self.l3.sync(specs)
+
+    async def _on_routers_changed(self, ctx: RequestContext, msg: RoutersChanged) -> None:
+        self._routers_refresh.trigger()
+
+    async def _on_dhcp_ports_changed(self, ctx: RequestContext, msg: DhcpPortsChanged) -> None:
+        if msg.network_id in self._dnsmasq:
+            await self.serve_network(msg.network_id)
+
+    async def _on_network_agents_changed(
+        self, ctx: RequestContext, msg: NetworkAgentsChanged
+    ) -> None:
+        self._wiring_refresh.trigger()
 
     # --- Neutron's DHCP and metadata agents ----------------------------------------------
 
     async def serve_network(self, network_id: str) -> None:
-        """Bring the network's DHCP and metadata in line with the database."""
+        """Bring the network's DHCP and metadata in line with the database; when another
+        host serves them, tell it to (its ports here changed)."""
         async with self._lock:
-            async with self.runtime.db.write() as session:
-                served = await self._dhcp_view(session, network_id)
+            try:
+                async with self.runtime.db.write() as session:
+                    served = await self._dhcp_view(session, network_id)
+            except _ServedElsewhere:
+                served = None
+                await dhcp_ports_changed(self.runtime.bus, network_id)
             if served is None:
                 await self._stop_network(network_id)
                 return
@@ -289,16 +341,25 @@ class DataPlane:
     async def _dhcp_port(
         self, session: AsyncSession, network: Network, subnets: list[Subnet]
     ) -> Port:
-        """The network's DHCP port, made on first use, with an address on every subnet."""
+        """The network's DHCP port, made on first use, with an address on every subnet.
+
+        The port is bound to the host serving the network: ``_ServedElsewhere`` when that is
+        not one of this process's."""
+        hosts = self.runtime.settings.compute_hosts
         port = await session.scalar(
             select(Port).where(Port.network_id == network.id, Port.device_owner == DHCP_OWNER)
         )
+        if port is not None and port.host_id not in hosts:
+            if port.host_id:
+                raise _ServedElsewhere()
+            port.host_id = hosts[0]
         if port is None:
             cols = {
                 "security_groups": [],
                 "port_security_enabled": False,
                 "device_owner": DHCP_OWNER,
                 "device_id": f"dhcp-{network.id}",
+                "host_id": hosts[0],
                 "status": "ACTIVE",
             }
             requested = [{"subnet_id": s.id} for s in subnets]
@@ -349,11 +410,46 @@ class DataPlane:
     async def stop(self) -> None:
         """Stop every dnsmasq and metadata proxy (the process is stopping; guests keep their
         taps and leases until they are deleted or ``cumulo down`` powers them off)."""
-        if self._refresh is not None:
-            self._refresh.cancel()
+        for refresh in (self._firewall_refresh, self._routers_refresh, self._wiring_refresh):
+            refresh.cancel()
         async with self._lock:
             for network_id in list(self._dnsmasq.keys() | self._metadata.keys()):
                 await self._stop_network(network_id)
+
+
+class _ServedElsewhere(Exception):
+    """The network's DHCP port is bound to a host of another process."""
+
+
+class _Coalesced:
+    """A refresh run in the background on demand; demands arriving while it runs make
+    one more run, not one each."""
+
+    def __init__(self, refresh: Callable[[], Awaitable[None]], what: str) -> None:
+        self._refresh = refresh
+        self._what = what
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+
+    def trigger(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.create_task(self._until_settled())
+
+    def cancel(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _until_settled(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self._refresh()
+            except Exception:
+                LOG.exception("%s failed", self._what)
+            if not self._again:
+                return
 
 
 def _hostname(address: str) -> str:
@@ -379,6 +475,9 @@ async def tear_down(runtime: Runtime) -> int:
     async with runtime.db.read() as session:
         networks = list(await session.scalars(select(Network)))
         ports = list(await session.scalars(select(Port)))
+        routers = list(await session.scalars(select(Router.id)))
+    for router_id in routers:
+        await remove_router(router_id)
     removed = 0
     for network in networks:
         namespace = dhcp_namespace(network.id)
@@ -394,7 +493,7 @@ async def tear_down(runtime: Runtime) -> int:
                 await asyncio.to_thread(linux_net.unplug_namespace_port, port.id)
             else:
                 await asyncio.to_thread(linux_net.unplug_tap, devname(port.id))
-        await asyncio.to_thread(linux_net.delete_bridge, bridge)
+        await unwire(network)
         await asyncio.to_thread(linux_net.delete_namespace, namespace)
         removed += present
     await firewall_of(runtime.settings).remove_all()

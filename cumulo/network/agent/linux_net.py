@@ -232,12 +232,13 @@ def plug_namespace_port(
     cidrs: list[str],
     mtu: int,
     netns: str | None = None,
+    device: str | None = None,
 ) -> None:
     """Attach ``namespace`` to ``bridge`` as port ``port_id`` (how DHCP and routers attach).
 
-    A veth pair: ``devname(port_id)`` on the bridge, ``namespace_device(port_id)`` inside
-    ``namespace`` (made if missing) with ``mac`` and exactly the addresses ``cidrs``
-    (IPv6 link-local addresses are the kernel's and stay).
+    A veth pair: ``devname(port_id)`` on the bridge, ``device`` (by default
+    ``namespace_device(port_id)``) inside ``namespace`` (made if missing) with ``mac`` and
+    exactly the addresses ``cidrs`` (IPv6 link-local addresses are the kernel's and stay).
     """
     action = f"plug port {port_id} of namespace {namespace} into {bridge}"
     with _translated(action):
@@ -245,7 +246,8 @@ def plug_namespace_port(
     ensure_namespace(namespace)
     with _rtnl(netns, action) as ipr, _rtnl(namespace, action) as nsr:
         master = _existing_link(ipr, bridge, "bridge")["index"]
-        host_link, peer = _ensure_veth(ipr, nsr, port_id, namespace)
+        inner = device or namespace_device(port_id)
+        host_link, peer = _ensure_veth(ipr, nsr, devname(port_id), inner, namespace)
         _set_link(ipr, host_link, mtu=mtu, master=master, up=True)
         _set_link(nsr, peer, address=mac.lower(), mtu=mtu, up=True)
         _set_link(nsr, _existing_link(nsr, "lo"), up=True)
@@ -258,12 +260,13 @@ def unplug_namespace_port(port_id: str, netns: str | None = None) -> None:
         _delete_link(ipr, devname(port_id))
 
 
-def _ensure_veth(ipr: IPRoute, nsr: IPRoute, port_id: str, namespace: str) -> tuple[Link, Link]:
-    """The port's two ends, made again unless they exist and are each other's peer.
+def _ensure_veth(
+    ipr: IPRoute, nsr: IPRoute, host: str, inner: str, namespace: str
+) -> tuple[Link, Link]:
+    """The pair's two ends, made again unless they exist and are each other's peer.
 
     The pair is made with its peer born inside ``namespace``: no half-moved state.
     """
-    host, inner = devname(port_id), namespace_device(port_id)
     host_link, peer = _find_link(ipr, host), _find_link(nsr, inner)
     if _is_veth_pair(host_link, peer):
         return host_link, peer
@@ -350,6 +353,17 @@ def bridge_ports(bridge: str, netns: str | None = None) -> set[str]:
             for link in ipr.link("dump")
             if link.get("master") == master["index"]
         }
+
+
+def list_veths(prefix: str, netns: str | None = None) -> set[str]:
+    """The veth ends named ``prefix…`` (a router's ``qr-``/``qg-`` interfaces)."""
+    return _names_of_kind(prefix, "veth", netns)
+
+
+def delete_link(name: str, netns: str | None = None) -> None:
+    """Remove the link ``name`` if it exists (a veth end takes its peer with it)."""
+    with _rtnl(netns, f"delete {name}") as ipr:
+        _delete_link(ipr, name)
 
 
 def _names_of_kind(prefix: str, kind: str, netns: str | None) -> set[str]:

@@ -1,4 +1,4 @@
-"""network tables: routers and floating IPs
+"""network tables: routers, floating IPs, VXLAN allocations, data plane agents
 
 Revision ID: 0006
 Revises: 0005
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("external_network_id", sa.String(36), nullable=True),
         sa.Column("gw_port_id", sa.String(36), nullable=True),
         sa.Column("enable_snat", sa.Boolean(), nullable=False),
+        sa.Column("host", sa.String(255), nullable=True),
         sa.Column("routes", sa.JSON(), nullable=False),
         sa.Column("tags", sa.JSON(), nullable=False),
         sa.Column("revision_number", sa.Integer(), nullable=False),
@@ -66,6 +67,24 @@ def upgrade() -> None:
     op.create_index(op.f("ix_floatingips_router_id"), "floatingips", ["router_id"])
 
 
+    op.create_table(
+        "vxlan_allocations",
+        sa.Column("vni", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("network_id", sa.String(36), nullable=False),
+        sa.PrimaryKeyConstraint("vni", name=op.f("pk_vxlan_allocations")),
+        sa.UniqueConstraint("network_id", name=op.f("uq_vxlan_allocations_network_id")),
+    )
+    op.create_table(
+        "network_agents",
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("local_ip", sa.String(64), nullable=False),
+        sa.Column("updated_at", TIMESTAMP, nullable=False),
+        sa.PrimaryKeyConstraint("host", name=op.f("pk_network_agents")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("network_agents")
+    op.drop_table("vxlan_allocations")
     op.drop_table("floatingips")
     op.drop_table("routers")
