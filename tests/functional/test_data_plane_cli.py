@@ -143,7 +143,7 @@ def _restarted(pid_file: Path, killed: int) -> bool:
     return pid != killed and Path(f"/proc/{pid}").exists()
 
 
-def test_a_guest_cannot_send_from_an_address_not_its_own(cloud: Cloud) -> None:
+def test_a_guest_cannot_send_from_an_address_or_mac_not_its_own(cloud: Cloud) -> None:
     marker = built_guest_image().marker
     _group_open_to_ssh(cloud, "ssh-in")
     server = create_server(cloud, "vm-spoof", "--image", "guest", "--security-group", "ssh-in")
@@ -159,6 +159,18 @@ def test_a_guest_cannot_send_from_an_address_not_its_own(cloud: Cloud) -> None:
     command = f"ip addr add {alias}; {ping.format(spoofed)}; ip addr del {alias}"
     out = ssh_from(namespace, cloud, address, command)
     assert out.strip() == "blocked"
+
+    # A new MAC: its frames are dropped until the port's own is back. The guest forgets its
+    # neighbours first, so its ping starts with an ARP request from the new MAC, which the
+    # peer would answer (and learn) were it let through.
+    mac = "$(cat /sys/class/net/eth0/address)"
+    swap = "ip link set eth0 address {}; ip neigh flush dev eth0 >/dev/null 2>&1"
+    command = (
+        f"own={mac}; {swap.format('fa:16:3e:00:0b:ad')}; "
+        f"r=$({ping.format(address)}); {swap.format('$own')}; echo $r"
+    )
+    assert ssh_from(namespace, cloud, address, command).strip() == "blocked"
+    assert ssh_from(namespace, cloud, address, ping.format(address)).strip() == "reached"
     cloud.osc("server", "delete", "--wait", "vm-spoof", cloud=DEMO, as_json=False)
 
 
