@@ -222,6 +222,15 @@ class NetworkSettings(_Section):
             "metadata); unset: on with the libvirt driver, off with the fake one."
         ),
     )
+    physical_interface_mappings: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "The host interface each physical network is bridged to (Neutron's "
+            "physical_interface_mappings), e.g. {public = \"eth1\"}: a flat network of "
+            "that physical network reaches the world, and the same network on every host, "
+            "through it."
+        ),
+    )
     local_ip: str | None = Field(
         None,
         description=(

@@ -155,7 +155,7 @@ def stop_background(settings: Settings) -> None:
 
 
 async def _tear_down_data_plane(settings: Settings) -> int:
-    from cumulo.network.agent.data_plane import tear_down
+    from cumulo.network.agent.teardown import tear_down
     from cumulo.runtime import Runtime
 
     runtime = Runtime.from_settings(settings)

@@ -22,7 +22,8 @@ import pytest
 
 from cumulo.config import Settings
 from cumulo.network.agent import linux_net
-from cumulo.network.agent.data_plane import dhcp_namespace, run_dir
+from cumulo.network.agent.data_plane import run_dir
+from cumulo.network.agent.dhcp_view import dhcp_namespace
 from cumulo.network.model import bridge_name, devname
 from tests.functional.cloud import Cloud
 from tests.functional.guests import (

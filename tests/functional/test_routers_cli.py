@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 
 from cumulo.network.agent import linux_net
-from cumulo.network.agent.data_plane import dhcp_namespace
+from cumulo.network.agent.dhcp_view import dhcp_namespace
 from cumulo.network.agent.l3_agent import router_namespace
 from cumulo.network.model import bridge_name
 from tests.functional.cloud import Cloud

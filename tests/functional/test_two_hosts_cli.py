@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from cumulo.network.agent.data_plane import dhcp_namespace
+from cumulo.network.agent.dhcp_view import dhcp_namespace
 from tests.databases import fresh_database
 from tests.functional.cloud import CUMULO, free_port, osc, run
 from tests.functional.guests import SSH_TIMEOUT

@@ -31,28 +31,26 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import ipaddress
 import logging
-import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.compute import instances
 from cumulo.compute.errors import InstanceNotFound
 from cumulo.config import Settings
 from cumulo.context import RequestContext
-from cumulo.db.models.network import IPAllocation, Network, Port, Router, Subnet
-from cumulo.network import fixed_ips, nw_info, port_store
+from cumulo.db.models.network import IPAllocation, Network, Port
+from cumulo.network import nw_info
 from cumulo.network.agent import linux_net
-from cumulo.network.agent.dhcp import DhcpHost, DhcpNetwork, DhcpSubnet, Dnsmasq
+from cumulo.network.agent.dhcp import Dnsmasq
+from cumulo.network.agent.dhcp_view import DHCP_OWNER, ServedElsewhere, dhcp_namespace, dhcp_view
 from cumulo.network.agent.firewall import IptablesFirewall
-from cumulo.network.agent.l3_agent import L3Agent, remove_router, router_specs
-from cumulo.network.agent.metadata import METADATA_ADDRESS, MetadataProxy
+from cumulo.network.agent.l3_agent import L3Agent, router_specs
+from cumulo.network.agent.metadata import MetadataProxy
 from cumulo.network.agent.port_filters import GUEST_OWNER, port_filters
-from cumulo.network.agent.wiring import Wiring, unwire
+from cumulo.network.agent.wiring import Wiring
 from cumulo.network.messages import (
     DATA_PLANE_TOPIC,
     DhcpPortsChanged,
@@ -70,16 +68,11 @@ from cumulo.virt.instance_metadata import InstanceMetadata, MetadataSource
 
 LOG = logging.getLogger(__name__)
 
-DHCP_OWNER = "network:dhcp"
 DNSMASQ_CHECK_INTERVAL = 2.0
 """Seconds between checks that each network's dnsmasq still runs (restarted if not)."""
 RUN_DIR = Path("/run/cumulo")
 """dnsmasq re-reads its files as ``nobody``: they live where every directory is searchable,
 not in the state directory (often under a private home)."""
-
-
-def dhcp_namespace(network_id: str) -> str:
-    return f"qdhcp-{network_id}"
 
 
 def _cloud_digest(settings: Settings) -> str:
@@ -108,7 +101,6 @@ class DataPlane:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         self.dhcp_dir = dhcp_dir_of(runtime.settings)
-        self.domain = runtime.settings.network.dns_domain
         self._dnsmasq: dict[str, Dnsmasq] = {}
         self._metadata: dict[str, MetadataProxy] = {}
         self._watches: dict[str, asyncio.Task[None]] = {}
@@ -260,8 +252,8 @@ class DataPlane:
         async with self._lock:
             try:
                 async with self.runtime.db.write() as session:
-                    served = await self._dhcp_view(session, network_id)
-            except _ServedElsewhere:
+                    served = await dhcp_view(session, self.runtime.settings, network_id)
+            except ServedElsewhere:
                 served = None
                 await dhcp_ports_changed(self.runtime.bus, network_id)
             if served is None:
@@ -288,96 +280,6 @@ class DataPlane:
                 proxy = MetadataProxy(namespace, lambda ip: self._metadata_for(network_id, ip))
                 await proxy.start()
                 self._metadata[network_id] = proxy
-
-    async def _dhcp_view(
-        self, session: AsyncSession, network_id: str
-    ) -> tuple[DhcpNetwork, Port, list[str]] | None:
-        """What dnsmasq serves for the network, its DHCP port and that port's addresses;
-        None when the network is gone or has no DHCP-enabled IPv4 subnet."""
-        network = await session.get(Network, network_id)
-        if network is None:
-            return None
-        subnets = [
-            s
-            for s in await session.scalars(select(Subnet).where(Subnet.network_id == network_id))
-            if s.enable_dhcp and s.ip_version == 4
-        ]
-        if not subnets:
-            return None
-        port = await self._dhcp_port(session, network, subnets)
-        allocations = list(
-            await session.scalars(select(IPAllocation).where(IPAllocation.network_id == network_id))
-        )
-        by_subnet = {s.id: s for s in subnets}
-        macs = {
-            p.id: p.mac_address
-            for p in await session.scalars(select(Port).where(Port.network_id == network_id))
-        }
-        hosts = tuple(
-            DhcpHost(a.port_id, macs[a.port_id], a.ip_address, _hostname(a.ip_address))
-            for a in allocations
-            if a.subnet_id in by_subnet and a.port_id != port.id
-        )
-        cidrs = [
-            f"{a.ip_address}/{by_subnet[a.subnet_id].cidr.partition('/')[2]}"
-            for a in allocations
-            if a.port_id == port.id and a.subnet_id in by_subnet
-        ]
-        dhcp_subnets = tuple(
-            DhcpSubnet(
-                id=s.id,
-                cidr=s.cidr,
-                gateway_ip=s.gateway_ip,
-                dns_nameservers=tuple(s.dns_nameservers),
-                host_routes=(
-                    *((r["destination"], r["nexthop"]) for r in s.host_routes),
-                    (f"{METADATA_ADDRESS}/32", _address_on(cidrs, s.cidr)),
-                ),
-            )
-            for s in subnets
-        )
-        return DhcpNetwork(network_id, network.mtu, dhcp_subnets, hosts, self.domain), port, cidrs
-
-    async def _dhcp_port(
-        self, session: AsyncSession, network: Network, subnets: list[Subnet]
-    ) -> Port:
-        """The network's DHCP port, made on first use, with an address on every subnet.
-
-        The port is bound to the host serving the network: ``_ServedElsewhere`` when that is
-        not one of this process's."""
-        hosts = self.runtime.settings.compute_hosts
-        port = await session.scalar(
-            select(Port).where(Port.network_id == network.id, Port.device_owner == DHCP_OWNER)
-        )
-        if port is not None and port.host_id not in hosts:
-            if port.host_id:
-                raise _ServedElsewhere()
-            port.host_id = hosts[0]
-        if port is None:
-            cols = {
-                "security_groups": [],
-                "port_security_enabled": False,
-                "device_owner": DHCP_OWNER,
-                "device_id": f"dhcp-{network.id}",
-                "host_id": hosts[0],
-                "status": "ACTIVE",
-            }
-            requested = [{"subnet_id": s.id} for s in subnets]
-            port, _ = await port_store.create(
-                session, self.runtime.settings.network, network, network.project_id, cols,
-                requested, groups_checked=True,
-            )  # fmt: skip
-            return port
-        held = set(
-            await session.scalars(
-                select(IPAllocation.subnet_id).where(IPAllocation.port_id == port.id)
-            )
-        )
-        missing = [{"subnet_id": s.id} for s in subnets if s.id not in held]
-        if missing:
-            await fixed_ips.allocate(session, network.id, port.id, missing)
-            await session.flush()
-        return port
 
     async def _metadata_for(self, network_id: str, address: str) -> InstanceMetadata | None:
         """The metadata of the instance whose port on the network holds ``address``."""
@@ -417,10 +319,6 @@ class DataPlane:
                 await self._stop_network(network_id)
 
 
-class _ServedElsewhere(Exception):
-    """The network's DHCP port is bound to a host of another process."""
-
-
 class _Coalesced:
     """A refresh run in the background on demand; demands arriving while it runs make
     one more run, not one each."""
@@ -450,52 +348,3 @@ class _Coalesced:
                 LOG.exception("%s failed", self._what)
             if not self._again:
                 return
-
-
-def _hostname(address: str) -> str:
-    """Neutron's host name for a port without a DNS name: ``host-10-0-0-5``."""
-    return "host-" + address.replace(".", "-").replace(":", "-")
-
-
-def _address_on(cidrs: list[str], subnet_cidr: str) -> str:
-    """The DHCP port's address in ``subnet_cidr`` (the metadata route's next hop)."""
-    network = ipaddress.ip_network(subnet_cidr)
-    for cidr in cidrs:
-        address = cidr.partition("/")[0]
-        if ipaddress.ip_address(address) in network:
-            return address
-    raise LookupError(f"the DHCP port has no address on {subnet_cidr}")
-
-
-async def tear_down(runtime: Runtime) -> int:
-    """Remove what the data plane of a stopped cloud left on this host (``cumulo down``):
-    a dnsmasq an unclean stop left running, the DHCP namespaces, the taps and bridges of
-    the cloud's networks; how many networks had something to remove."""
-    dhcp_dir = dhcp_dir_of(runtime.settings)
-    async with runtime.db.read() as session:
-        networks = list(await session.scalars(select(Network)))
-        ports = list(await session.scalars(select(Port)))
-        routers = list(await session.scalars(select(Router.id)))
-    for router_id in routers:
-        await remove_router(router_id)
-    removed = 0
-    for network in networks:
-        namespace = dhcp_namespace(network.id)
-        bridge = bridge_name(network.id)
-        present = await asyncio.to_thread(linux_net.namespace_exists, namespace) or (
-            await asyncio.to_thread(linux_net.link_exists, bridge)
-        )
-        await Dnsmasq(DhcpNetwork(network.id, network.mtu, ()), dhcp_dir, namespace, "").stop()
-        for port in ports:
-            if port.network_id != network.id:
-                continue
-            if port.device_owner == DHCP_OWNER:
-                await asyncio.to_thread(linux_net.unplug_namespace_port, port.id)
-            else:
-                await asyncio.to_thread(linux_net.unplug_tap, devname(port.id))
-        await unwire(network)
-        await asyncio.to_thread(linux_net.delete_namespace, namespace)
-        removed += present
-    await firewall_of(runtime.settings).remove_all()
-    await asyncio.to_thread(shutil.rmtree, run_dir(runtime.settings), True)
-    return removed

@@ -143,6 +143,13 @@ def delete_bridge(name: str, netns: str | None = None) -> None:
         _delete_link(ipr, name)
 
 
+def attach_interface(name: str, bridge: str, netns: str | None = None) -> None:
+    """Enslave the existing interface ``name`` (a host's uplink) to ``bridge``, up."""
+    with _rtnl(netns, f"attach {name} to {bridge}") as ipr:
+        master = _existing_link(ipr, bridge, "bridge")["index"]
+        _set_link(ipr, _existing_link(ipr, name), master=master, up=True)
+
+
 def plug_tap(tap: str, bridge: str, mac: str, mtu: int, netns: str | None = None) -> None:
     """A persistent tap for a guest NIC whose MAC is ``mac``, up on ``bridge``."""
     with _rtnl(netns, f"plug tap {tap} into {bridge}") as ipr:

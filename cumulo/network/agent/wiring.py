@@ -4,8 +4,10 @@ Each host with ``[network] local_ip`` records it (``network_agents``, Neutron's 
 ``tunneling_ip``). A VXLAN network present on such a host gets a ``vxlan-<vni>``
 device on its bridge that floods to every other recorded host (head-end
 replication, as Neutron's Linux-bridge agent without l2population), so the
-network's bridges on all hosts are one L2 segment. A host without ``local_ip``,
-and every flat network, keeps its bridge to itself.
+network's bridges on all hosts are one L2 segment. A host without ``local_ip``
+keeps its VXLAN networks' bridges to itself. A flat network's bridge takes in the host
+interface ``[network] physical_interface_mappings`` names for its physical network (an
+uplink to the world, or to the same network on other hosts); without one it stays local.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from cumulo.runtime import Runtime
 class Wiring:
     """The bridges and VXLAN devices of one process's data plane."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, netns: str | None = None) -> None:
         self.runtime = runtime
+        self.netns = netns
+        """Where the bridges are: this process's namespace when None (tests name one)."""
         self.local_ip = runtime.settings.network.local_ip
+        self.uplinks = runtime.settings.network.physical_interface_mappings
         self._vxlans: dict[str, tuple[int, int]] = {}
         """The VXLAN networks wired here: network id -> (VNI, MTU)."""
         self._lock = asyncio.Lock()
@@ -52,16 +57,24 @@ class Wiring:
             rows = (
                 await session.execute(
                     select(
-                        Network.id, Network.mtu, Network.network_type, Network.segmentation_id
+                        Network.id,
+                        Network.mtu,
+                        Network.network_type,
+                        Network.segmentation_id,
+                        Network.physical_network,
                     ).where(Network.id.in_(list(network_ids)))
                 )
             ).all()
             remotes = await self._remotes(session) if self.local_ip else set()
         async with self._lock:
-            for network_id, mtu, network_type, vni in rows:
-                await asyncio.to_thread(linux_net.ensure_bridge, bridge_name(network_id), mtu)
+            for network_id, mtu, network_type, vni, physical_network in rows:
+                bridge = bridge_name(network_id)
+                await asyncio.to_thread(linux_net.ensure_bridge, bridge, mtu, self.netns)
                 if self.local_ip and network_type == "vxlan" and vni is not None:
                     await self._ensure_vxlan(network_id, vni, mtu, remotes)
+                uplink = self.uplinks.get(physical_network or "")
+                if network_type == "flat" and uplink:
+                    await asyncio.to_thread(linux_net.attach_interface, uplink, bridge, self.netns)
 
     async def resync(self) -> None:
         """Flood every wired VXLAN segment to the hosts recorded now (one joined or left)."""
@@ -76,8 +89,9 @@ class Wiring:
     async def _ensure_vxlan(self, network_id: str, vni: int, mtu: int, remotes: set[str]) -> None:
         assert self.local_ip is not None
         await asyncio.to_thread(
-            linux_net.ensure_vxlan, vni, bridge_name(network_id), self.local_ip, remotes, None, mtu
-        )
+            linux_net.ensure_vxlan,
+            vni, bridge_name(network_id), self.local_ip, remotes, None, mtu, self.netns,
+        )  # fmt: skip
         self._vxlans[network_id] = (vni, mtu)
 
     async def _remotes(self, session: AsyncSession) -> set[str]:
