@@ -489,11 +489,15 @@ async def delete_floatingip(session: AsyncSession, fip: FloatingIP) -> None:
     await session.delete(fip)
 
 
-async def disassociate_port(session: AsyncSession, port_id: str) -> None:
+async def disassociate_port(session: AsyncSession, port_id: str) -> int:
     """Forget the floating IPs of a port being deleted (Neutron's
-    ``disassociate_floatingips``)."""
-    for fip in await session.scalars(select(FloatingIP).where(FloatingIP.fixed_port_id == port_id)):
+    ``disassociate_floatingips``); how many there were."""
+    fips = list(
+        await session.scalars(select(FloatingIP).where(FloatingIP.fixed_port_id == port_id))
+    )
+    for fip in fips:
         _forget(fip)
+    return len(fips)
 
 
 def _forget(fip: FloatingIP) -> None:

@@ -26,7 +26,7 @@ from cumulo.network import (
     views,
 )
 from cumulo.network.errors import InvalidInput, ServicePortInUse
-from cumulo.network.messages import security_groups_changed
+from cumulo.network.messages import routers_changed, security_groups_changed
 from cumulo.network.port_store import with_retries
 
 router = APIRouter()
@@ -152,7 +152,9 @@ async def delete_port(request: Request, port_id: str, ctx: Ctx) -> Response:
         access.enforce_owner(ctx, "network:delete", row.project_id)
         if row.device_owner in l3.SERVICE_OWNERS:
             raise ServicePortInUse(port_id=row.id, device_owner=row.device_owner)
-        await l3.disassociate_port(session, row.id)
+        floating = await l3.disassociate_port(session, row.id)
         await port_store.remove(session, row)
     await security_groups_changed(request.app.state.runtime.bus, ctx)
+    if floating:
+        await routers_changed(request.app.state.runtime.bus, ctx)
     return Response(status_code=204)
