@@ -381,9 +381,8 @@ class API:
                     session.add(InstanceTag(instance_uuid=instance.uuid, tag=tag))
                 if base.group is not None:
                     await self._add_group_member(session, base.group, instance.uuid)
+            session.add_all(actions.new_action(ctx, i.uuid, "create") for i in created)
             await session.flush()
-            for instance in created:
-                await actions.action_start(session, ctx, instance.uuid, "create")
         return created
 
     async def _recheck_group_members(

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, and_, bindparam, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -50,15 +50,28 @@ async def get_instance(
     session: AsyncSession, ctx: RequestContext | None, uuid: str, *, read_deleted: bool = False
 ) -> Instance:
     """The live instance ``uuid`` if ``ctx`` may see it (any project for admin or no ctx)."""
-    stmt = select(Instance).where(Instance.uuid == uuid)
-    if not read_deleted:
-        stmt = stmt.where(Instance.deleted == 0)
-    if ctx is not None and not ctx.is_admin:
-        stmt = stmt.where(Instance.project_id == ctx.project_id)
-    instance = await session.scalar(stmt)
+    scoped = ctx is not None and not ctx.is_admin
+    params = {"uuid": uuid}
+    if scoped:
+        assert ctx is not None
+        if ctx.project_id is None:
+            raise InstanceNotFound(instance_id=uuid)
+        params["project_id"] = ctx.project_id
+    instance = await session.scalar(_get_statement(read_deleted, scoped), params)
     if instance is None:
         raise InstanceNotFound(instance_id=uuid)
     return instance
+
+
+@functools.lru_cache(maxsize=4)
+def _get_statement(read_deleted: bool, scoped: bool) -> Select[Instance]:
+    """``get_instance``'s query, built once per shape (see ``_update_statement``)."""
+    stmt = select(Instance).where(Instance.uuid == bindparam("uuid"))
+    if not read_deleted:
+        stmt = stmt.where(Instance.deleted == 0)
+    if scoped:
+        stmt = stmt.where(Instance.project_id == bindparam("project_id"))
+    return stmt
 
 
 async def update_instance(
@@ -83,17 +96,17 @@ async def update_instance(
     if expected_vm_state is not _ANY:
         assert isinstance(expected_vm_state, Iterable)
         vm_states = list(expected_vm_state)
+    named_task_states = [t for t in task_states if t is not None] if task_states else []
     statement = _update_statement(
         tuple(sorted(values)),
-        None if task_states is None else _shape(task_states),
-        vm_states is not None,
+        None if task_states is None else (len(named_task_states), None in task_states),
+        None if vm_states is None else len(vm_states),
     )
     params: dict[str, Any] = {f"new_{column}": value for column, value in values.items()}
     params["which_uuid"] = uuid
-    if task_states is not None:
-        params["task_states"] = [t for t in task_states if t is not None]
+    params.update((f"task_state_{i}", state) for i, state in enumerate(named_task_states))
     if vm_states is not None:
-        params["vm_states"] = vm_states
+        params.update((f"vm_state_{i}", state) for i, state in enumerate(vm_states))
     connection = await session.connection()
     if (await connection.execute(statement, params)).rowcount:
         return
@@ -114,30 +127,31 @@ async def update_instance(
     )
 
 
-def _shape(states: list[str | None]) -> tuple[bool, bool]:
-    """Which tests an expected task state needs: IN (the states), IS NULL (None)."""
-    return any(s is not None for s in states), None in states
-
-
 @functools.lru_cache(maxsize=512)
 def _update_statement(
-    columns: tuple[str, ...], task_shape: tuple[bool, bool] | None, vm_states: bool
+    columns: tuple[str, ...], task_shape: tuple[int, bool] | None, vm_states: int | None
 ) -> Update:
     """The conditional update of ``columns``, built once per shape with every value bound
-    at execution: building and keying a statement costs more than running it."""
+    at execution: building and keying a statement costs more than running it, and an
+    expanding ``IN`` costs more again at each execution, so a shape counts its states
+    (``task_shape``: how many named task states, and whether None is one of them)."""
     statement = update(Instance).where(
         Instance.uuid == bindparam("which_uuid"), Instance.deleted == 0
     )
     if task_shape is not None:
-        in_states, is_null = task_shape
-        clauses = []
-        if in_states:
-            clauses.append(Instance.task_state.in_(bindparam("task_states", expanding=True)))
+        named, is_null = task_shape
+        clauses: list[ColumnElement[bool]] = []
+        if named:
+            clauses.append(
+                Instance.task_state.in_([bindparam(f"task_state_{i}") for i in range(named)])
+            )
         if is_null:
             clauses.append(Instance.task_state.is_(None))
         statement = statement.where(or_(false(), *clauses))
-    if vm_states:
-        statement = statement.where(Instance.vm_state.in_(bindparam("vm_states", expanding=True)))
+    if vm_states is not None:
+        statement = statement.where(
+            Instance.vm_state.in_([bindparam(f"vm_state_{i}") for i in range(vm_states)])
+        )
     return statement.values({column: bindparam(f"new_{column}") for column in columns})
 
 
@@ -199,18 +213,21 @@ def add_fault(
 
 async def soft_delete(session: AsyncSession, instance_uuid: str) -> bool:
     """Mark the instance deleted (``deleted`` = its id); False if it already was."""
-    now = utcnow()
-    result = await session.execute(
-        update(Instance)
-        .where(Instance.uuid == instance_uuid, Instance.deleted == 0)
-        .values(
-            deleted=Instance.id,
-            deleted_at=now,
-            terminated_at=now,
-            vm_state=VmState.DELETED,
-            task_state=None,
-            power_state=0,
-        )
-        .execution_options(synchronize_session=False)
+    connection = await session.connection()
+    result = await connection.execute(_SOFT_DELETE, {"which_uuid": instance_uuid, "now": utcnow()})
+    return bool(result.rowcount)
+
+
+_SOFT_DELETE = (
+    update(Instance)
+    .where(Instance.uuid == bindparam("which_uuid"), Instance.deleted == 0)
+    .values(
+        deleted=Instance.id,
+        deleted_at=bindparam("now"),
+        terminated_at=bindparam("now"),
+        vm_state=VmState.DELETED,
+        task_state=None,
+        power_state=0,
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+)
+"""``soft_delete``'s update, built once."""

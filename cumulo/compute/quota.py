@@ -11,9 +11,10 @@ servers (instances, cores, ram).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.compute.errors import KeypairLimitExceeded, TooManyInstances
@@ -66,13 +67,23 @@ async def project_limits(
 ) -> dict[str, int]:
     """Every resource's limit for ``project_id``: its own quota rows over the defaults."""
     limits = default_limits(settings)
-    rows = await session.execute(
-        select(Quota.resource, Quota.hard_limit).where(Quota.project_id == project_id)
-    )
+    if project_id is None:
+        stmt = select(Quota.resource, Quota.hard_limit).where(Quota.project_id.is_(None))
+        rows = await session.execute(stmt)
+    else:
+        rows = await session.execute(_limits_statement(), {"project_id": project_id})
     for resource, hard_limit in rows:
         if resource in limits:
             limits[resource] = hard_limit
     return limits
+
+
+@functools.cache
+def _limits_statement() -> Select[str, int]:
+    """``project_limits``'s query, built once (see ``instances._update_statement``)."""
+    return select(Quota.resource, Quota.hard_limit).where(
+        Quota.project_id == bindparam("project_id")
+    )
 
 
 async def set_limits(session: AsyncSession, project_id: str, limits: Mapping[str, int]) -> None:
@@ -101,18 +112,32 @@ async def count_instances(session: AsyncSession, project_id: str | None) -> dict
     failed to be placed or whose build was aborted: it holds no host, and its
     quota was given back with its claim.
     """
+    locking = session.get_bind().dialect.name in ("mysql", "mariadb")
+    if project_id is None:
+        stmt = _count_statement(locking, Instance.project_id.is_(None))
+        row = (await session.execute(stmt)).one()
+    else:
+        stmt = _project_count_statement(locking)
+        row = (await session.execute(stmt, {"project_id": project_id})).one()
+    return {"instances": int(row[0]), "cores": int(row[1]), "ram": int(row[2])}
+
+
+@functools.cache
+def _project_count_statement(locking: bool) -> Select[int, int, int]:
+    """``count_instances``'s query of one project, built once."""
+    return _count_statement(locking, Instance.project_id == bindparam("project_id"))
+
+
+def _count_statement(locking: bool, project: ColumnElement[bool]) -> Select[int, int, int]:
     stmt = select(
         func.count(), func.coalesce(func.sum(Instance.vcpus), 0),
         func.coalesce(func.sum(Instance.memory_mb), 0),
     ).where(
-        Instance.project_id == project_id,
+        project,
         Instance.vm_state != VmState.SOFT_DELETED,
         holds_resources(),
     )  # fmt: skip
-    if session.get_bind().dialect.name in ("mysql", "mariadb"):
-        stmt = stmt.with_for_update(read=True)
-    row = (await session.execute(stmt)).one()
-    return {"instances": int(row[0]), "cores": int(row[1]), "ram": int(row[2])}
+    return stmt.with_for_update(read=True) if locking else stmt
 
 
 async def count_server_groups(session: AsyncSession, project_id: str | None) -> dict[str, int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,12 +117,9 @@ class ResourceTracker:
 
     async def claim_is_held(self, session: AsyncSession, instance_uuid: str) -> bool:
         """Whether the scheduler's claim for the instance is on this node."""
-        found = await session.scalar(
-            select(Allocation.id)
-            .where(Allocation.consumer_id == instance_uuid, Allocation.node_uuid == self.node_uuid)
-            .limit(1)
-        )
-        return found is not None
+        connection = await session.connection()
+        params = {"consumer_id": instance_uuid, "node_uuid": self.node_uuid}
+        return (await connection.execute(_CLAIM_HELD, params)).first() is not None
 
     async def build_failed(self, session: AsyncSession) -> None:
         await session.execute(
@@ -132,8 +129,21 @@ class ResourceTracker:
         )
 
     async def build_succeeded(self, session: AsyncSession) -> None:
-        await session.execute(
-            update(ComputeNode)
-            .where(ComputeNode.uuid == self.node_uuid, ComputeNode.failed_builds != 0)
-            .values(failed_builds=0)
-        )
+        connection = await session.connection()
+        await connection.execute(_BUILD_SUCCEEDED, {"node_uuid": self.node_uuid})
+
+
+# Built once, run on every build: building and keying a statement costs more than running it.
+_CLAIM_HELD = (
+    select(Allocation.id)
+    .where(
+        Allocation.consumer_id == bindparam("consumer_id"),
+        Allocation.node_uuid == bindparam("node_uuid"),
+    )
+    .limit(1)
+)
+_BUILD_SUCCEEDED = (
+    update(ComputeNode)
+    .where(ComputeNode.uuid == bindparam("node_uuid"), ComputeNode.failed_builds != 0)
+    .values(failed_builds=0)
+)

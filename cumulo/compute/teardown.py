@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from cumulo.compute import instances
 from cumulo.compute.instance_actions import db as actions
@@ -33,9 +33,7 @@ async def cleanup_allocated_networks(
     """Delete the ports made for the instance and unbind the user's (Nova's method of that name)."""
     await network_api.deallocate_for_instance(ctx, instance_uuid)
     async with db.write() as session:
-        await session.execute(
-            update(Instance).where(Instance.uuid == instance_uuid).values(network_info=[])
-        )
+        await session.execute(_FORGET_NETWORK_INFO, {"which_uuid": instance_uuid})
 
 
 async def cleanup_volumes(
@@ -53,15 +51,7 @@ async def cleanup_volumes(
     own attempt created, so the next host creates them again.
     """
     async with db.read() as session:
-        bdms = list(
-            await session.scalars(
-                select(BlockDeviceMapping).where(
-                    BlockDeviceMapping.instance_uuid == instance_uuid,
-                    BlockDeviceMapping.deleted == 0,
-                    BlockDeviceMapping.volume_id.is_not(None),
-                )
-            )
-        )
+        bdms = list(await session.scalars(_VOLUME_BDMS, {"instance_uuid": instance_uuid}))
     for bdm in bdms:
         if bdm.attachment_id:
             try:
@@ -88,16 +78,38 @@ async def finish_delete(db: Database, ctx: RequestContext, instance_uuid: str) -
     devices, close the action."""
     async with db.write() as session:
         await claims.release(session, instance_uuid)
-        await session.execute(
-            delete(ServerGroupMember).where(ServerGroupMember.instance_uuid == instance_uuid)
-        )
-        await session.execute(
-            update(BlockDeviceMapping)
-            .where(
-                BlockDeviceMapping.instance_uuid == instance_uuid,
-                BlockDeviceMapping.deleted == 0,
-            )
-            .values(deleted=BlockDeviceMapping.id)
-        )
+        await session.execute(_LEAVE_GROUPS, {"instance_uuid": instance_uuid})
+        await session.execute(_DELETE_BDMS, {"which_instance": instance_uuid})
         if await instances.soft_delete(session, instance_uuid):
             await actions.action_finish(session, ctx, instance_uuid)
+
+
+# Built once, run on every delete: building and keying a statement costs more than running it.
+_NO_SYNC = {"synchronize_session": False}
+"""Their sessions hold none of the rows they change (and a bound parameter is not
+evaluated in Python)."""
+_FORGET_NETWORK_INFO = (
+    update(Instance)
+    .where(Instance.uuid == bindparam("which_uuid"))
+    .values(network_info=[])
+    .execution_options(**_NO_SYNC)
+)
+_VOLUME_BDMS = select(BlockDeviceMapping).where(
+    BlockDeviceMapping.instance_uuid == bindparam("instance_uuid"),
+    BlockDeviceMapping.deleted == 0,
+    BlockDeviceMapping.volume_id.is_not(None),
+)
+_LEAVE_GROUPS = (
+    delete(ServerGroupMember)
+    .where(ServerGroupMember.instance_uuid == bindparam("instance_uuid"))
+    .execution_options(**_NO_SYNC)
+)
+_DELETE_BDMS = (
+    update(BlockDeviceMapping)
+    .where(
+        BlockDeviceMapping.instance_uuid == bindparam("which_instance"),
+        BlockDeviceMapping.deleted == 0,
+    )
+    .values(deleted=BlockDeviceMapping.id)
+    .execution_options(**_NO_SYNC)
+)

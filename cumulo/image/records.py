@@ -10,10 +10,23 @@ Pages are keyset pages on the sort values, NULLs sorting as the lowest value.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import exception
@@ -25,12 +38,12 @@ from cumulo.image.listing import ListQuery, TimeFilter
 _INTEGERS = {"size", "min_disk", "min_ram"}
 
 
-def _membership(ctx: RequestContext, status: str | None = None) -> ColumnElement[bool]:
-    clause = exists().where(ImageMember.image_id == Image.id, ImageMember.member == ctx.project_id)
+def _membership(project_id: Any, status: str | None = None) -> ColumnElement[bool]:
+    clause = exists().where(ImageMember.image_id == Image.id, ImageMember.member == project_id)
     if status is not None:
         clause = exists().where(
             ImageMember.image_id == Image.id,
-            ImageMember.member == ctx.project_id,
+            ImageMember.member == project_id,
             ImageMember.status == status,
         )
     return clause
@@ -38,14 +51,19 @@ def _membership(ctx: RequestContext, status: str | None = None) -> ColumnElement
 
 def visible(ctx: RequestContext) -> ColumnElement[bool]:
     """The images ``ctx`` may see at all."""
-    if ctx.is_admin:
+    return _visible(ctx.is_admin, ctx.project_id)
+
+
+def _visible(is_admin: bool, project_id: Any) -> ColumnElement[bool]:
+    """``visible`` for a viewer's project (a value, or a bound parameter)."""
+    if is_admin:
         return true()
-    if ctx.project_id is None:
+    if project_id is None:
         return Image.visibility.in_(("public", "community"))
     return or_(
-        Image.owner == ctx.project_id,
+        Image.owner == project_id,
         Image.visibility.in_(("public", "community")),
-        and_(Image.visibility == "shared", _membership(ctx)),
+        and_(Image.visibility == "shared", _membership(project_id)),
     )
 
 
@@ -58,16 +76,29 @@ def _listed(ctx: RequestContext, query: ListQuery) -> ColumnElement[bool]:
         Image.owner == ctx.project_id,
         Image.visibility == "public",
         and_(Image.visibility == "community", literal(query.visibility == "community")),
-        and_(Image.visibility == "shared", _membership(ctx, wanted)),
+        and_(Image.visibility == "shared", _membership(ctx.project_id, wanted)),
     )
 
 
 async def get_visible(session: AsyncSession, ctx: RequestContext, image_id: str) -> Image:
     """The image, or ``ImageNotFound`` when it is missing or not the caller's to see."""
-    image = await session.scalar(select(Image).where(Image.id == image_id, visible(ctx)))
+    params: dict[str, str | None] = {"image_id": image_id}
+    shape = "admin" if ctx.is_admin else "anonymous" if ctx.project_id is None else "project"
+    if shape == "project":
+        params["project_id"] = ctx.project_id
+    image = await session.scalar(_get_statement(shape), params)
     if image is None:
         raise ImageNotFound(image_id=image_id)
     return image
+
+
+@functools.lru_cache(maxsize=3)
+def _get_statement(shape: str) -> Select[Image]:
+    """``get_visible``'s query for an admin, a caller of no project, or one of a project
+    (bound at execution), built once: building and keying it costs more than running it."""
+    project: Any = bindparam("project_id") if shape == "project" else None
+    clause = _visible(shape == "admin", project)
+    return select(Image).where(Image.id == bindparam("image_id"), clause)
 
 
 def _sort_column(key: str) -> ColumnElement[Any]:

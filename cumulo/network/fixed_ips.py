@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.db.models.network import IPAllocation, Subnet
@@ -20,10 +20,16 @@ from cumulo.network.errors import (
 
 
 async def _taken(session: AsyncSession, subnet_id: str) -> set[str]:
-    rows = await session.scalars(
-        select(IPAllocation.ip_address).where(IPAllocation.subnet_id == subnet_id)
-    )
-    return set(rows)
+    return set(await session.scalars(_TAKEN, {"subnet_id": subnet_id}))
+
+
+# Built once, run on every port: building and keying a statement costs more than running it.
+_TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
+_SUBNETS = (
+    select(Subnet)
+    .where(Subnet.network_id == bindparam("net_id"))
+    .order_by(Subnet.created_at, Subnet.id)
+)
 
 
 def _subnet_for(subnets: list[Subnet], entry: dict[str, Any]) -> Subnet:
@@ -78,11 +84,7 @@ async def allocate(
     session: AsyncSession, net_id: str, port_id: str, requested: list[Any] | None
 ) -> list[IPAllocation]:
     """The port's allocations, added to ``session``: one per request, or one per IP version."""
-    subnets = list(
-        await session.scalars(
-            select(Subnet).where(Subnet.network_id == net_id).order_by(Subnet.created_at, Subnet.id)
-        )
-    )
+    subnets = list(await session.scalars(_SUBNETS, {"net_id": net_id}))
     chosen: list[tuple[Subnet, str]] = []
     if requested is None:
         for version in (4, 6):

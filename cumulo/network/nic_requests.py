@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import exception
@@ -103,12 +103,24 @@ async def has_fixed_ip(session: AsyncSession, port_id: str) -> bool:
 
 
 async def subnet_counts(session: AsyncSession, net_ids: Sequence[str]) -> dict[str, int]:
-    stmt = (
-        select(Subnet.network_id, func.count())
-        .where(Subnet.network_id.in_(net_ids))
-        .group_by(Subnet.network_id)
-    )
-    return {net_id: int(count) for net_id, count in await session.execute(stmt)}
+    if len(net_ids) == 1:
+        rows = await session.execute(_SUBNET_COUNT, {"net_id": net_ids[0]})
+    else:
+        stmt = (
+            select(Subnet.network_id, func.count())
+            .where(Subnet.network_id.in_(net_ids))
+            .group_by(Subnet.network_id)
+        )
+        rows = await session.execute(stmt)
+    return {net_id: int(count) for net_id, count in rows}
+
+
+_SUBNET_COUNT = (
+    select(Subnet.network_id, func.count())
+    .where(Subnet.network_id == bindparam("net_id"))
+    .group_by(Subnet.network_id)
+)
+"""``subnet_counts`` of the one network most servers ask for, built once."""
 
 
 async def _port_nic(

@@ -18,11 +18,27 @@ of its allocations.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.db import Database
@@ -67,20 +83,22 @@ def _resources(by_class: dict[str, int]) -> Resources:
     return Resources(by_class.get(VCPU, 0), by_class.get(MEMORY_MB, 0), by_class.get(DISK_GB, 0))
 
 
-def _fits(wanted: Resources) -> list[ColumnElement[bool]]:
-    """Placement's capacity rule for each resource asked for (none for a zero amount)."""
+def _fits(wanted: tuple[Any, Any, Any]) -> list[ColumnElement[bool]]:
+    """Placement's capacity rule for each resource asked for: ``wanted`` holds the vCPU,
+    RAM and disk amounts (bound parameters), None for a resource not asked for."""
     node = ComputeNode
+    vcpus, memory_mb, disk_gb = wanted
     rules = (
-        (wanted.vcpus, node.used_vcpus, node.vcpus, node.reserved_vcpus, node.cpu_allocation_ratio),
+        (vcpus, node.used_vcpus, node.vcpus, node.reserved_vcpus, node.cpu_allocation_ratio),
         (
-            wanted.memory_mb,
+            memory_mb,
             node.used_memory_mb,
             node.memory_mb,
             node.reserved_memory_mb,
             node.ram_allocation_ratio,
         ),
         (
-            wanted.disk_gb,
+            disk_gb,
             node.used_disk_gb,
             node.local_gb,
             node.reserved_disk_gb,
@@ -90,7 +108,7 @@ def _fits(wanted: Resources) -> list[ColumnElement[bool]]:
     return [
         used + amount <= (total - reserved) * ratio
         for amount, used, total, reserved, ratio in rules
-        if amount
+        if amount is not None
     ]
 
 
@@ -109,31 +127,29 @@ async def claim(
     redelivered claim changes nothing); one holding a claim elsewhere raises
     ``ConsumerAllocationConflict``, since a consumer has one claim at a time.
     """
-    held = await session.scalar(
-        select(Allocation.node_uuid).where(Allocation.consumer_id == consumer_id).limit(1)
-    )
+    connection = await session.connection()
+    held = (await connection.execute(_HELD, {"consumer_id": consumer_id})).scalar()
     if held is not None:
         if held == node_uuid:
             return True
         raise ConsumerAllocationConflict(consumer_id=consumer_id, node_uuid=held)
     wanted = amounts(resources)
-    claimed = await session.execute(
-        update(ComputeNode)
-        .where(ComputeNode.uuid == node_uuid, *_fits(resources))
-        .values(
-            used_vcpus=ComputeNode.used_vcpus + resources.vcpus,
-            used_memory_mb=ComputeNode.used_memory_mb + resources.memory_mb,
-            used_disk_gb=ComputeNode.used_disk_gb + resources.disk_gb,
-            generation=ComputeNode.generation + 1,
-        )
-        .execution_options(synchronize_session=False)
+    params = {
+        "node_uuid": node_uuid,
+        "wanted_vcpus": resources.vcpus,
+        "wanted_memory_mb": resources.memory_mb,
+        "wanted_disk_gb": resources.disk_gb,
+    }
+    statement = _claim_statement(
+        bool(resources.vcpus), bool(resources.memory_mb), bool(resources.disk_gb)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    claimed = await connection.execute(statement, params)
+    if claimed.rowcount != 1:
         return False
     if wanted:
         now = utcnow()
-        await session.execute(
-            insert(Allocation),
+        await connection.execute(
+            _INSERT_ALLOCATION,
             [
                 {
                     "consumer_id": consumer_id,
@@ -148,6 +164,43 @@ async def claim(
             ],
         )
     return True
+
+
+_HELD = (
+    select(Allocation.node_uuid).where(Allocation.consumer_id == bindparam("consumer_id")).limit(1)
+)
+_INSERT_ALLOCATION = insert(Allocation)
+
+
+def _held_by(consumers: ColumnElement[bool]) -> Select[str, str, str, int]:
+    return select(
+        Allocation.consumer_id, Allocation.node_uuid, Allocation.resource_class, Allocation.used
+    ).where(consumers)
+
+
+_HELD_BY_ONE = _held_by(Allocation.consumer_id == bindparam("consumer_id"))
+"""``claims_held`` of one consumer (a build asks for one), built once."""
+
+
+@functools.lru_cache(maxsize=8)
+def _claim_statement(vcpus: bool, memory_mb: bool, disk_gb: bool) -> Update:
+    """``claim``'s conditional update for the resources asked for (the amounts bound at
+    execution), built once per shape: building and keying it costs more than running it."""
+    wanted: tuple[Any, Any, Any] = (
+        bindparam("wanted_vcpus") if vcpus else None,
+        bindparam("wanted_memory_mb") if memory_mb else None,
+        bindparam("wanted_disk_gb") if disk_gb else None,
+    )
+    return (
+        update(ComputeNode)
+        .where(ComputeNode.uuid == bindparam("node_uuid"), *_fits(wanted))
+        .values(
+            used_vcpus=ComputeNode.used_vcpus + bindparam("wanted_vcpus"),
+            used_memory_mb=ComputeNode.used_memory_mb + bindparam("wanted_memory_mb"),
+            used_disk_gb=ComputeNode.used_disk_gb + bindparam("wanted_disk_gb"),
+            generation=ComputeNode.generation + 1,
+        )
+    )
 
 
 async def claim_in_new_transaction(
@@ -170,13 +223,7 @@ async def release(session: AsyncSession, consumer_id: str) -> int:
     each node's row is locked before its allocations are deleted, and only
     rows this call's own ``DELETE`` removed are subtracted.
     """
-    rows = (
-        await session.execute(
-            select(Allocation.id, Allocation.node_uuid, Allocation.resource_class, Allocation.used)
-            .where(Allocation.consumer_id == consumer_id)
-            .order_by(Allocation.node_uuid)
-        )
-    ).all()
+    rows = (await session.execute(_RELEASED, {"consumer_id": consumer_id})).all()
     by_node: defaultdict[str, list[tuple[int, str, int]]] = defaultdict(list)
     for ident, node_uuid, rc, used in rows:
         by_node[node_uuid].append((ident, rc, used))
@@ -189,34 +236,47 @@ async def release(session: AsyncSession, consumer_id: str) -> int:
 async def _release_on_node(
     session: AsyncSession, node_uuid: str, rows: list[tuple[int, str, int]]
 ) -> int:
-    await session.execute(
-        select(ComputeNode.id).where(ComputeNode.uuid == node_uuid).with_for_update()
-    )
+    connection = await session.connection()
+    await connection.execute(_LOCK_NODE, {"node_uuid": node_uuid})
     freed: dict[str, int] = defaultdict(int)
     removed = 0
     for ident, rc, used in rows:
-        result = await session.execute(
-            delete(Allocation)
-            .where(Allocation.id == ident)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount:  # type: ignore[attr-defined]
+        result = await connection.execute(_DELETE_ALLOCATION, {"allocation_id": ident})
+        if result.rowcount:
             freed[rc] += used
             removed += 1
     if removed:
         back = _resources(freed)
-        await session.execute(
-            update(ComputeNode)
-            .where(ComputeNode.uuid == node_uuid)
-            .values(
-                used_vcpus=ComputeNode.used_vcpus - back.vcpus,
-                used_memory_mb=ComputeNode.used_memory_mb - back.memory_mb,
-                used_disk_gb=ComputeNode.used_disk_gb - back.disk_gb,
-                generation=ComputeNode.generation + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        params = {
+            "node_uuid": node_uuid,
+            "freed_vcpus": back.vcpus,
+            "freed_memory_mb": back.memory_mb,
+            "freed_disk_gb": back.disk_gb,
+        }
+        await connection.execute(_GIVE_BACK, params)
     return removed
+
+
+# Built once, run on every delete (see ``_claim_statement``).
+_RELEASED = (
+    select(Allocation.id, Allocation.node_uuid, Allocation.resource_class, Allocation.used)
+    .where(Allocation.consumer_id == bindparam("consumer_id"))
+    .order_by(Allocation.node_uuid)
+)
+_LOCK_NODE = (
+    select(ComputeNode.id).where(ComputeNode.uuid == bindparam("node_uuid")).with_for_update()
+)
+_DELETE_ALLOCATION = delete(Allocation).where(Allocation.id == bindparam("allocation_id"))
+_GIVE_BACK = (
+    update(ComputeNode)
+    .where(ComputeNode.uuid == bindparam("node_uuid"))
+    .values(
+        used_vcpus=ComputeNode.used_vcpus - bindparam("freed_vcpus"),
+        used_memory_mb=ComputeNode.used_memory_mb - bindparam("freed_memory_mb"),
+        used_disk_gb=ComputeNode.used_disk_gb - bindparam("freed_disk_gb"),
+        generation=ComputeNode.generation + 1,
+    )
+)
 
 
 async def allocations_of(session: AsyncSession, consumer_id: str) -> dict[str, Resources]:
@@ -231,11 +291,10 @@ async def claims_held(
     ids = list(consumer_ids)
     if not ids:
         return {}
-    rows = await session.execute(
-        select(
-            Allocation.consumer_id, Allocation.node_uuid, Allocation.resource_class, Allocation.used
-        ).where(Allocation.consumer_id.in_(ids))
-    )
+    if len(ids) == 1:
+        rows = await session.execute(_HELD_BY_ONE, {"consumer_id": ids[0]})
+    else:
+        rows = await session.execute(_held_by(Allocation.consumer_id.in_(ids)))
     held: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for consumer_id, node_uuid, rc, used in rows:
         held[consumer_id][node_uuid][rc] = used

@@ -13,13 +13,14 @@ needs them.
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import Settings
@@ -61,15 +62,9 @@ async def host_states(
     """Every compute node with its service's state; fills ``spec.group`` from the
     database when the caller left it empty."""
     cutoff = utcnow() - datetime.timedelta(seconds=settings.compute.service_down_time)
-    up = and_(~ComputeService.forced_down, ComputeService.last_seen_up >= cutoff).label("up")
     wants_arch = bool(spec.image_properties.get("hw_architecture"))
-    extra = (ComputeNode.cpu_info,) if wants_arch else ()
-    query = select(*_NODE_COLUMNS, up, *extra).join(
-        ComputeService,
-        and_(ComputeService.host == ComputeNode.host, ComputeService.binary == COMPUTE_BINARY),
-    )
     connection = await session.connection()
-    result = await connection.execute(query)
+    result = await connection.execute(_nodes_query(wants_arch), {"cutoff": cutoff})
     builder = _Builder(wants_arch)
     with _collector_paused():
         hosts = [builder.host_state(row) for row in result.all()]
@@ -79,6 +74,19 @@ async def host_states(
     if interesting:
         await _fill_instances(session, hosts, interesting)
     return hosts
+
+
+@functools.lru_cache(maxsize=2)
+def _nodes_query(wants_arch: bool) -> Select[*tuple[Any, ...]]:
+    """The nodes and their services, built once with the up-cutoff bound at execution."""
+    up = and_(
+        ~ComputeService.forced_down, ComputeService.last_seen_up >= bindparam("cutoff")
+    ).label("up")
+    extra = (ComputeNode.cpu_info,) if wants_arch else ()
+    return select(*_NODE_COLUMNS, up, *extra).join(
+        ComputeService,
+        and_(ComputeService.host == ComputeNode.host, ComputeService.binary == COMPUTE_BINARY),
+    )
 
 
 @contextmanager

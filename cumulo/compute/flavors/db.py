@@ -8,10 +8,11 @@ keeps NULL ordering and string comparison the same on every database engine.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api import pagination
@@ -62,14 +63,26 @@ def _visible(viewer: Viewer) -> Select[Flavor]:
 
 
 async def get_flavor(session: AsyncSession, viewer: Viewer, flavorid: str) -> Flavor:
-    flavor = (
-        await session.scalars(
-            _visible(viewer).where(Flavor.flavorid == flavorid).order_by(Flavor.id)
-        )
-    ).first()
+    params: dict[str, str | None] = {"flavorid": flavorid}
+    if not viewer.is_admin:
+        params["project_id"] = viewer.project_id
+    flavor = (await session.scalars(_get_statement(viewer.is_admin), params)).first()
     if flavor is None:
         raise errors.FlavorNotFound(flavor_id=flavorid)
     return flavor
+
+
+@functools.lru_cache(maxsize=2)
+def _get_statement(is_admin: bool) -> Select[Flavor]:
+    """``get_flavor``'s query, built once (building and keying it costs more than running
+    it); a viewer's project is bound at execution."""
+    stmt = select(Flavor)
+    if not is_admin:
+        granted = select(FlavorProject.flavor_id).where(
+            FlavorProject.project_id == bindparam("project_id")
+        )
+        stmt = stmt.where(or_(Flavor.is_public.is_(True), Flavor.id.in_(granted)))
+    return stmt.where(Flavor.flavorid == bindparam("flavorid")).order_by(Flavor.id)
 
 
 async def list_flavors(

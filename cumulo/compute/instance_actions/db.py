@@ -15,11 +15,13 @@ Nova's do.
 from __future__ import annotations
 
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cumulo.api import pagination
 from cumulo.compute.errors import InstanceActionNotFound
@@ -46,8 +48,16 @@ async def action_start(
     session: AsyncSession, ctx: RequestContext, instance_uuid: str, action: str
 ) -> InstanceAction:
     """Record that ``ctx``'s request started ``action`` (a name from ``names``) on the instance."""
+    row = new_action(ctx, instance_uuid, action)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+def new_action(ctx: RequestContext, instance_uuid: str, action: str) -> InstanceAction:
+    """The row ``action_start`` adds, for a caller that flushes it with rows of its own."""
     now = utcnow()
-    row = InstanceAction(
+    return InstanceAction(
         action=action,
         instance_uuid=instance_uuid,
         request_id=ctx.request_id,
@@ -56,9 +66,6 @@ async def action_start(
         start_time=now,
         updated_at=now,
     )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 async def action_finish(
@@ -95,12 +102,15 @@ async def event_start(
     """Record that a step (``compute__do_build_and_run_instance``) of the action began."""
     action, owned = await _action_for_event(session, ctx, instance_uuid)
     now = utcnow()
-    row = InstanceActionEvent(action_id=action.id, event=event, start_time=now, host=host)
-    session.add(row)
+    connection = await session.connection()
+    values = {"action_id": action.id, "event": event, "start_time": now, "host": host}
+    result = await connection.execute(_INSERT_EVENT, values)
     if owned:
-        action.updated_at = now
-    await session.flush()
-    return OpenEvent(row.id, action.id, owned)
+        await connection.execute(_TOUCH_ACTION, {"action_id": action.id, "now": now})
+        set_committed_value(action, "updated_at", now)
+    key = result.inserted_primary_key
+    assert key is not None
+    return OpenEvent(key[0], action.id, owned)
 
 
 async def event_finish(
@@ -131,22 +141,48 @@ async def finish_event(
 ) -> None:
     """``event_finish`` for the event its own ``event_start`` returned: no lookup."""
     now = utcnow()
-    await session.execute(
-        update(InstanceActionEvent)
-        .where(InstanceActionEvent.id == started.id)
-        .values(finish_time=now, result=result, traceback=traceback, details=details)
-        .execution_options(synchronize_session=False)
-    )
-    action: dict[str, object] = {"updated_at": now} if started.owned else {}
+    connection = await session.connection()
+    event = {"event_id": started.id, "now": now, "result": result}
+    await connection.execute(_FINISH_EVENT, {**event, "traceback": traceback, "details": details})
     if result.lower() == "error":
-        action["message"] = "Error"
-    if action:
-        await session.execute(
-            update(InstanceAction)
-            .where(InstanceAction.id == started.action_id)
-            .values(**action)
-            .execution_options(synchronize_session=False)
-        )
+        action = {"action_id": started.action_id, "now": now, "message": "Error"}
+        statement = _FAIL_ACTION if started.owned else _FAIL_ACTION_UNTOUCHED
+        await connection.execute(statement, action)
+    elif started.owned:
+        await connection.execute(_TOUCH_ACTION, {"action_id": started.action_id, "now": now})
+
+
+# Built once: building and keying a statement costs more than running it.
+_INSERT_EVENT = insert(InstanceActionEvent)
+_EVENTS_NAMED = (
+    select(InstanceActionEvent)
+    .where(
+        InstanceActionEvent.action_id == bindparam("action_id"),
+        InstanceActionEvent.event == bindparam("event"),
+    )
+    .order_by(InstanceActionEvent.id.desc())
+)
+_FINISH_EVENT = (
+    update(InstanceActionEvent)
+    .where(InstanceActionEvent.id == bindparam("event_id"))
+    .values(
+        finish_time=bindparam("now"),
+        result=bindparam("result"),
+        traceback=bindparam("traceback"),
+        details=bindparam("details"),
+    )
+)
+_TOUCH_ACTION = (
+    update(InstanceAction)
+    .where(InstanceAction.id == bindparam("action_id"))
+    .values(updated_at=bindparam("now"))
+)
+_FAIL_ACTION = _TOUCH_ACTION.values(message=bindparam("message"))
+_FAIL_ACTION_UNTOUCHED = (
+    update(InstanceAction)
+    .where(InstanceAction.id == bindparam("action_id"))
+    .values(message=bindparam("message"))
+)
 
 
 async def _action_for_event(
@@ -170,13 +206,7 @@ async def _action_for_event(
 
 
 async def _open_event(session: AsyncSession, action_id: int, event: str) -> InstanceActionEvent:
-    rows = list(
-        await session.scalars(
-            select(InstanceActionEvent)
-            .where(InstanceActionEvent.action_id == action_id, InstanceActionEvent.event == event)
-            .order_by(InstanceActionEvent.id.desc())
-        )
-    )
+    rows = list(await session.scalars(_EVENTS_NAMED, {"action_id": action_id, "event": event}))
     if not rows:
         raise InstanceActionEventNotFound(action_id=action_id, event=event)
     return next((row for row in rows if row.finish_time is None), rows[0])
@@ -203,8 +233,21 @@ async def get_action(
     session: AsyncSession, instance_uuid: str, request_id: str
 ) -> InstanceAction | None:
     """The newest action of the instance made by ``request_id``, if any."""
-    stmt = _of_instance(instance_uuid).where(InstanceAction.request_id == request_id)
-    return await session.scalar(pagination.apply_sort(stmt, _NEWEST_FIRST).limit(1))
+    if request_id is None:
+        stmt = _of_instance(instance_uuid).where(InstanceAction.request_id.is_(None))
+        return await session.scalar(pagination.apply_sort(stmt, _NEWEST_FIRST).limit(1))
+    params = {"instance_uuid": instance_uuid, "request_id": request_id}
+    return await session.scalar(_get_action_statement(), params)
+
+
+@functools.cache
+def _get_action_statement() -> Select[InstanceAction]:
+    """``get_action``'s query, built once."""
+    stmt = select(InstanceAction).where(
+        InstanceAction.instance_uuid == bindparam("instance_uuid"),
+        InstanceAction.request_id == bindparam("request_id"),
+    )
+    return pagination.apply_sort(stmt, _NEWEST_FIRST).limit(1)
 
 
 async def list_actions(

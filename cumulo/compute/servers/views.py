@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import datetime
 import enum
+import functools
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
@@ -194,18 +195,38 @@ async def _related(session: AsyncSession, instances: Sequence[Instance], shape: 
     return related
 
 
-async def _load_faults(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    rows = await session.scalars(
+_Query: TypeAlias = "Select[*tuple[Any, ...]]"
+
+_PREBUILT_MAX = 8
+"""Up to this many instances, a loader's query is built once per count with a bound
+parameter per uuid (a server's show, a short list): building and keying a statement
+costs more than running it. Longer lists build theirs."""
+
+
+def _query(
+    build: Callable[[Sequence[Any]], _Query], uuids: Sequence[str]
+) -> tuple[_Query, dict[str, str]]:
+    """``build``'s query of ``uuids`` and its parameters."""
+    if len(uuids) > _PREBUILT_MAX:
+        return build(uuids), {}
+    return _prebuilt(build, len(uuids)), {f"uuid_{i}": u for i, u in enumerate(uuids)}
+
+
+@functools.lru_cache(maxsize=64)
+def _prebuilt(build: Callable[[Sequence[Any]], _Query], count: int) -> _Query:
+    return build([bindparam(f"uuid_{i}") for i in range(count)])
+
+
+def _faults_query(uuids: Sequence[Any]) -> _Query:
+    return (
         select(InstanceFault)
         .where(InstanceFault.instance_uuid.in_(uuids))
         .order_by(InstanceFault.created_at.desc(), InstanceFault.id.desc())
     )
-    for fault in rows:
-        related.faults.setdefault(fault.instance_uuid, fault)
 
 
-async def _load_volumes(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    rows = await session.scalars(
+def _volumes_query(uuids: Sequence[Any]) -> _Query:
+    return (
         select(BlockDeviceMapping)
         .where(
             BlockDeviceMapping.instance_uuid.in_(uuids),
@@ -214,35 +235,50 @@ async def _load_volumes(session: AsyncSession, uuids: Sequence[str], related: _R
         )
         .order_by(BlockDeviceMapping.id)
     )
-    for bdm in rows:
-        related.volumes.setdefault(bdm.instance_uuid, []).append(bdm)
 
 
-async def _load_tags(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    rows = await session.execute(
+def _tags_query(uuids: Sequence[Any]) -> _Query:
+    return (
         select(InstanceTag.instance_uuid, InstanceTag.tag)
         .where(InstanceTag.instance_uuid.in_(uuids))
         .order_by(InstanceTag.tag)
     )
-    for uuid, tag in rows:
-        related.tags.setdefault(uuid, []).append(tag)
 
 
-async def _load_groups(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    rows = await session.execute(
+def _groups_query(uuids: Sequence[Any]) -> _Query:
+    return (
         select(ServerGroupMember.instance_uuid, ServerGroup.uuid)
         .join(ServerGroup, ServerGroup.id == ServerGroupMember.group_id)
         .where(ServerGroupMember.instance_uuid.in_(uuids))
     )
-    for instance_uuid, group_uuid in rows:
+
+
+def _hints_query(uuids: Sequence[Any]) -> _Query:
+    return select(RequestSpecRecord).where(RequestSpecRecord.instance_uuid.in_(uuids))
+
+
+async def _load_faults(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
+    for fault in await session.scalars(*_query(_faults_query, uuids)):
+        related.faults.setdefault(fault.instance_uuid, fault)
+
+
+async def _load_volumes(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
+    for bdm in await session.scalars(*_query(_volumes_query, uuids)):
+        related.volumes.setdefault(bdm.instance_uuid, []).append(bdm)
+
+
+async def _load_tags(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
+    for uuid, tag in await session.execute(*_query(_tags_query, uuids)):
+        related.tags.setdefault(uuid, []).append(tag)
+
+
+async def _load_groups(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
+    for instance_uuid, group_uuid in await session.execute(*_query(_groups_query, uuids)):
         related.groups.setdefault(instance_uuid, []).append(group_uuid)
 
 
 async def _load_hints(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    rows = await session.scalars(
-        select(RequestSpecRecord).where(RequestSpecRecord.instance_uuid.in_(uuids))
-    )
-    for spec in rows:
+    for spec in await session.scalars(*_query(_hints_query, uuids)):
         related.hints[spec.instance_uuid] = _hints((spec.spec or {}).get("scheduler_hints"))
 
 
