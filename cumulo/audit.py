@@ -42,8 +42,8 @@ from cumulo.exception import CumuloError
 from cumulo.network import allocation
 from cumulo.network.agent import linux_net
 from cumulo.network.agent.data_plane import run_dir
-from cumulo.network.agent.port_filters import GUEST_OWNER
 from cumulo.network.model import bridge_name, devname
+from cumulo.network.port_store import GUEST_OWNER
 from cumulo.runtime import Runtime
 from cumulo.scheduler import claims
 from cumulo.volume import attach

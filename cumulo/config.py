@@ -226,7 +226,7 @@ class NetworkSettings(_Section):
         default_factory=dict,
         description=(
             "The host interface each physical network is bridged to (Neutron's "
-            "physical_interface_mappings), e.g. {public = \"eth1\"}: a flat network of "
+            'physical_interface_mappings), e.g. {public = "eth1"}: a flat network of '
             "that physical network reaches the world, and the same network on every host, "
             "through it."
         ),

@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import select
 
@@ -85,6 +86,16 @@ LOG = logging.getLogger(__name__)
 
 BUILD_EVENT = "compute__do_build_and_run_instance"
 TERMINATE_EVENT = "compute_terminate_instance"
+
+
+@dataclass(frozen=True)
+class _Build:
+    """What the build's first transaction found: its open event, the instance, and
+    whether the scheduler's claim is on this host."""
+
+    started: actions.OpenEvent
+    instance: Instance
+    claim_held: bool
 
 
 class ComputeManager(Manager):
@@ -230,11 +241,13 @@ class ComputeManager(Manager):
                     expected_vm_state=[VmState.BUILDING],
                 )
                 started = await actions.event_start(session, ctx, uuid, BUILD_EVENT, host=self.host)
+                instance = await instances.get_instance(session, None, uuid)
+                held = await self.tracker.claim_is_held(session, uuid)
         except (InstanceNotFound, UnexpectedTaskState) as exc:
             LOG.info("Not building %s: %s", uuid, exc.format_message())
             return
         try:
-            await self._build_and_run_instance(ctx, msg, started)
+            await self._build_and_run_instance(ctx, msg, _Build(started, instance, held))
         except RescheduledException as exc:
             LOG.info("%s", exc.format_message())
             await self._reschedule(ctx, msg, exc)
@@ -249,14 +262,12 @@ class ComputeManager(Manager):
             await self._abort(ctx, uuid, exc)
 
     async def _build_and_run_instance(
-        self, ctx: RequestContext, msg: BuildAndRunInstance, started: actions.OpenEvent
+        self, ctx: RequestContext, msg: BuildAndRunInstance, build: _Build
     ) -> None:
         uuid = msg.instance_uuid
-        async with self.runtime.db.read() as session:
-            instance = await instances.get_instance(session, None, uuid)
-            held = await self.tracker.claim_is_held(session, uuid)
+        instance, started = build.instance, build.started
         await self.recorder.notify(ctx, "instance.create.start", instance)
-        if not held:
+        if not build.claim_held:
             raise RescheduledException(
                 instance_uuid=uuid, reason=f"no resources are claimed on {self.host}"
             )
@@ -438,7 +449,11 @@ class ComputeManager(Manager):
     async def _release_resources(
         self, ctx: RequestContext, uuid: str, delete_volumes: list[str] | None
     ) -> None:
-        """Give back this attempt's ports, attachments (and volumes) and destroy any guest."""
+        """Give back this attempt's ports, attachments (and volumes) and destroy any guest.
+
+        A guest that cannot be destroyed is logged and left to the reaper: what it held is
+        given back all the same, so the server still ends rescheduled or in ERROR.
+        """
         with contextlib.suppress(InstanceNotFound):
             async with self.runtime.db.read() as session:
                 instance = await instances.get_instance(session, None, uuid, read_deleted=True)
@@ -446,7 +461,10 @@ class ComputeManager(Manager):
             if self.data_plane is not None:  # the NICs to unplug; the fake driver has none
                 admin = RequestContext.admin_context(ctx.request_id)
                 network_info = await self.network_api.get_instance_nw_info(admin, uuid)
-            await self.driver.destroy(ctx, instance, network_info)
+            try:
+                await self.driver.destroy(ctx, instance, network_info)
+            except Exception:
+                LOG.exception("Destroying the guest of failed build %s failed", uuid)
         await teardown.cleanup_allocated_networks(self.runtime.db, self.network_api, ctx, uuid)
         await teardown.cleanup_volumes(
             self.runtime.db, self.volume_api, ctx, uuid, delete=delete_volumes

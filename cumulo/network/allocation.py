@@ -12,20 +12,20 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
 from cumulo.db.models.network import InstanceVif, IPAllocation, Port
-from cumulo.network import access, errors, nic_requests, nw_info, port_store, secgroups
+from cumulo.network import access, errors, l3, nic_requests, nw_info, port_store, secgroups
 from cumulo.network.compute_errors import (
     FixedIpAlreadyInUse,
     FixedIpInvalidForNetwork,
     NoMoreFixedIps,
     PortLimitExceeded,
 )
-from cumulo.network.messages import AllocateForInstance
+from cumulo.network.messages import AllocateForInstance, routers_changed
 from cumulo.network.model import NetworkInfo
 from cumulo.network.nic_requests import Nic
 from cumulo.runtime import Runtime
@@ -60,8 +60,15 @@ async def _create_port(
 
 
 async def _existing(session: AsyncSession, instance_uuid: str) -> bool:
-    stmt = select(InstanceVif.port_id).where(InstanceVif.instance_uuid == instance_uuid)
-    return await session.scalar(stmt.limit(1)) is not None
+    return await session.scalar(_EXISTING, {"instance_uuid": instance_uuid}) is not None
+
+
+_EXISTING = (
+    select(InstanceVif.port_id)
+    .where(InstanceVif.instance_uuid == bindparam("instance_uuid"))
+    .limit(1)
+)
+"""``_existing``'s query, built once (building it costs more than running it)."""
 
 
 async def allocate_for_instance(
@@ -88,7 +95,7 @@ async def allocate_for_instance(
         subnets = await nic_requests.subnet_counts(session, [n.network.id for n in nics])
         for nic in nics:
             nic_requests.check_port_security(nic, subnets.get(nic.network.id, 0), group_ids)
-        owner = f"compute:{instance.availability_zone}"
+        owner = f"{port_store.GUEST_OWNER}{instance.availability_zone}"
         bound = port_store.binding(instance.uuid, owner, msg.bind_host_id)
         made: list[tuple[Port, InstanceVif]] = []
         ips: dict[str, list[IPAllocation]] = {}
@@ -126,9 +133,11 @@ def _vif_row(instance_uuid: str, nic: Nic, port: Port, position: int) -> Instanc
 async def deallocate_for_instance(
     runtime: Runtime, ctx: RequestContext, instance_uuid: str
 ) -> None:
-    """Delete the ports made for the instance and unbind the user's own; again is a no-op."""
+    """Delete the ports made for the instance (and forget their floating IPs) and unbind the
+    user's own; again is a no-op."""
 
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> int:
+        floating = 0
         vifs = {
             v.port_id: v
             for v in await session.scalars(
@@ -142,10 +151,13 @@ async def deallocate_for_instance(
                 port_store.unbind(port)
                 await session.delete(vif)
             else:
+                floating += await l3.disassociate_port(session, port.id)
                 await port_store.remove(session, port)
         await _forget_orphans(session, list(vifs))
+        return floating
 
-    await port_store.with_retries(runtime.db, work)
+    if await port_store.with_retries(runtime.db, work):
+        await routers_changed(runtime.bus, ctx)
 
 
 async def _forget_orphans(session: AsyncSession, port_ids: list[Any]) -> None:

@@ -41,6 +41,7 @@ async def create_floatingip(request: Request, ctx: Ctx) -> JSON:
     async def work(session: AsyncSession) -> dict[str, object]:
         row = await l3.create_floatingip(session, ctx, runtime.settings.network, project_id, attrs)
         await session.flush()
+        await l3.refresh_instance_addresses(session, row.fixed_port_id)
         return await _body(session, row)
 
     body = await with_retries(runtime.db, work)
@@ -78,7 +79,10 @@ async def update_floatingip(request: Request, fip_id: str, ctx: Ctx) -> JSON:
         row = await l3.get_floatingip(session, ctx, fip_id)
         access.enforce_owner(ctx, "network:update", row.project_id)
         if "port_id" in attrs:
+            before = row.fixed_port_id
             await l3.associate(session, ctx, row, attrs["port_id"], attrs.get("fixed_ip_address"))
+            await session.flush()
+            await l3.refresh_instance_addresses(session, before, row.fixed_port_id)
         for key in ("description", "tags"):
             if key in attrs:
                 setattr(row, key, attrs[key])
@@ -94,8 +98,10 @@ async def delete_floatingip(request: Request, fip_id: str, ctx: Ctx) -> Response
     async with runtime.db.write() as session:
         row = await l3.get_floatingip(session, ctx, fip_id)
         access.enforce_owner(ctx, "network:delete", row.project_id)
-        associated = row.fixed_port_id is not None
+        associated = row.fixed_port_id
         await l3.delete_floatingip(session, row)
+        await session.flush()
+        await l3.refresh_instance_addresses(session, associated)
     if associated:
         await routers_changed(runtime.bus, ctx)
     return Response(status_code=204)

@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +23,9 @@ from cumulo.api.policy import enforce
 from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
 from cumulo.db.base import new_uuid
+from cumulo.db.models.instances import Instance
 from cumulo.db.models.network import FloatingIP, IPAllocation, Network, Port, Router, Subnet
-from cumulo.network import access, fixed_ips, ipam, port_store, quotas
+from cumulo.network import access, fixed_ips, ipam, nw_info, port_store, quotas
 from cumulo.network.errors import (
     BadRequest,
     ExternalGatewayForFloatingIPNotFound,
@@ -504,3 +505,24 @@ def _forget(fip: FloatingIP) -> None:
     fip.fixed_port_id = fip.fixed_ip_address = fip.router_id = None
     fip.status = "DOWN"
     fip.revision_number += 1
+
+
+async def refresh_instance_addresses(session: AsyncSession, *ports: str | None) -> None:
+    """Rewrite the addresses the compute API shows for the servers of ``ports`` (the fixed
+    ports a floating IP left or joined): Nova's ``network-changed`` event, handled here
+    since both services share the database."""
+    wanted = {p for p in ports if p}
+    if not wanted:
+        return
+    devices = await session.execute(
+        select(Port.device_id).where(
+            Port.id.in_(wanted), Port.device_owner.startswith(port_store.GUEST_OWNER)
+        )
+    )
+    for (instance_uuid,) in devices:
+        info = await nw_info.build(session, instance_uuid)
+        await session.execute(
+            update(Instance)
+            .where(Instance.uuid == instance_uuid, Instance.deleted == 0)
+            .values(network_info=[vif.model_dump(mode="json") for vif in info.vifs])
+        )

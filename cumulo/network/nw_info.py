@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
-from cumulo.db.models.network import InstanceVif, IPAllocation, Network, Port, Subnet
+from cumulo.db.models.network import FloatingIP, InstanceVif, IPAllocation, Network, Port, Subnet
 from cumulo.network import model, port_store
 
 R = TypeVar("R", Network, Subnet)
 
 
-def _subnet(row: Subnet, addresses: list[IPAllocation]) -> model.Subnet:
+Floating = Mapping[tuple[str, str], list[str]]
+"""Floating IP addresses by the (port, fixed address) they translate to."""
+
+
+def _subnet(row: Subnet, addresses: list[IPAllocation], floating: Floating) -> model.Subnet:
     version = row.ip_version
     gateway = (
         model.IP(address=row.gateway_ip, type="gateway", version=version)
@@ -32,7 +37,17 @@ def _subnet(row: Subnet, addresses: list[IPAllocation]) -> model.Subnet:
             model.IP(address=d, type="dns", version=ipaddress.ip_address(d).version)
             for d in row.dns_nameservers
         ],
-        ips=[model.FixedIP(address=a.ip_address, version=version) for a in addresses],
+        ips=[
+            model.FixedIP(
+                address=a.ip_address,
+                version=version,
+                floating_ips=[
+                    model.IP(address=f, type="floating", version=4)
+                    for f in floating.get((a.port_id, a.ip_address), [])
+                ],
+            )
+            for a in addresses
+        ],
         routes=[
             model.Route(
                 cidr=r["destination"],
@@ -44,7 +59,9 @@ def _subnet(row: Subnet, addresses: list[IPAllocation]) -> model.Subnet:
     )
 
 
-def _network(net: Network, subnets: dict[str, Subnet], ips: list[IPAllocation]) -> model.Network:
+def _network(
+    net: Network, subnets: dict[str, Subnet], ips: list[IPAllocation], floating: Floating
+) -> model.Network:
     by_subnet: dict[str, list[IPAllocation]] = {}
     for allocation in ips:
         by_subnet.setdefault(allocation.subnet_id, []).append(allocation)
@@ -54,7 +71,7 @@ def _network(net: Network, subnets: dict[str, Subnet], ips: list[IPAllocation]) 
         bridge=model.bridge_name(net.id),
         mtu=net.mtu,
         project_id=net.project_id,
-        subnets=[_subnet(subnets[sid], found) for sid, found in by_subnet.items()],
+        subnets=[_subnet(subnets[sid], found, floating) for sid, found in by_subnet.items()],
     )
 
 
@@ -96,13 +113,23 @@ async def of_ports(
 ) -> model.NetworkInfo:
     """The VIFs of ``ports`` (with their records on the instance), in the instance's order.
 
-    ``ips`` holds the addresses the caller already has (of ports it just made);
-    networks and subnets the session holds are not read again.
+    ``ips`` holds the addresses the caller already has (of ports it just made, which have
+    no floating IPs yet); networks and subnets the session holds are not read again.
     """
     known = dict(ips or {})
     unread = [p.id for p, _ in ports if p.id not in known]
+    floating: dict[tuple[str, str], list[str]] = {}
     if unread:
         known.update(await port_store.ips_of(session, unread))
+        rows = await session.execute(
+            select(
+                FloatingIP.fixed_port_id,
+                FloatingIP.fixed_ip_address,
+                FloatingIP.floating_ip_address,
+            ).where(FloatingIP.fixed_port_id.in_(unread))
+        )
+        for port_id, fixed, address in rows:
+            floating.setdefault((str(port_id), str(fixed)), []).append(address)
     for found in known.values():
         found.sort(key=lambda a: (a.subnet_id, a.ip_address))
     nets = await _rows(session, Network, {p.network_id for p, _ in ports})
@@ -110,7 +137,7 @@ async def of_ports(
     ordered = sorted(ports, key=lambda e: (e[1].position if e[1] else len(ports), e[0].id))
     return model.NetworkInfo(
         vifs=[
-            _vif(p, _network(nets[p.network_id], subnets, known.get(p.id, [])), vif)
+            _vif(p, _network(nets[p.network_id], subnets, known.get(p.id, []), floating), vif)
             for p, vif in ordered
         ]
     )
@@ -121,7 +148,16 @@ async def _rows(session: AsyncSession, table: type[R], ids: set[str]) -> dict[st
     held = {i: session.identity_map.get(identity_key(table, i)) for i in ids}
     found: dict[str, R] = {i: row for i, row in held.items() if row is not None}
     missing = [i for i in ids if i not in found]
-    if missing:
+    if len(missing) == 1:
+        rows = await session.scalars(_by_id(table), {"id": missing[0]})
+        found.update({row.id: row for row in rows})
+    elif missing:
         rows = await session.scalars(select(table).where(table.id.in_(missing)))
         found.update({row.id: row for row in rows})
     return found
+
+
+@functools.lru_cache(maxsize=2)
+def _by_id(table: type[R]) -> Select[R]:
+    """The query of one row of ``table`` (the common case), built once."""
+    return select(table).where(table.id == bindparam("id"))

@@ -27,6 +27,8 @@ from cumulo.network.errors import MacAddressInUse, PortSecurityAndIPRequiredForS
 
 T = TypeVar("T")
 ATTEMPTS = 60
+GUEST_OWNER = "compute:"
+"""The ``device_owner`` prefix of a port a guest's NIC uses (``compute:<zone>``)."""
 BOUND_VIF_TYPE = "bridge"
 """What a bound port plugs into: the per-host Linux bridge of its network."""
 

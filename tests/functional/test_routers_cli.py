@@ -1,6 +1,6 @@
 """Routers with real guests and the unmodified openstack CLI: a guest behind a router
 reaches the outside through SNAT, and the outside reaches the guest at its floating IP
-until the floating IP is removed again.
+(which ``server show`` lists among its addresses) until the floating IP is removed again.
 
 "The outside" is a namespace of the test's own on the external network's bridge, holding
 the external subnet's gateway address (203.0.113.1) and no route back to the guests'
@@ -102,6 +102,8 @@ def test_snat_out_and_a_floating_ip_in(cloud: Cloud, upstream: str) -> None:
     cloud.osc("server", "add", "floating", "ip", "vm-routed", floating, cloud=DEMO, as_json=False)
     shown = cloud.osc("floating", "ip", "show", floating, cloud=DEMO)
     assert shown["fixed_ip_address"] == address and shown["status"] == "ACTIVE"
+    listed = cloud.osc("server", "show", "vm-routed", cloud=DEMO)["addresses"]
+    assert listed == {"guest-net": [address, floating]}, listed
     assert _until_reachable(upstream, floating, True)
     assert "vm-routed" in ssh_from(upstream, cloud, floating, "hostname")
 
@@ -109,6 +111,8 @@ def test_snat_out_and_a_floating_ip_in(cloud: Cloud, upstream: str) -> None:
         "server", "remove", "floating", "ip", "vm-routed", floating, cloud=DEMO, as_json=False
     )
     assert _until_reachable(upstream, floating, False)
+    listed = cloud.osc("server", "show", "vm-routed", cloud=DEMO)["addresses"]
+    assert listed == {"guest-net": [address]}, listed
 
     cloud.osc("server", "delete", "--wait", "vm-routed", cloud=DEMO, as_json=False)
     cloud.osc("floating", "ip", "delete", floating, cloud=DEMO, as_json=False)

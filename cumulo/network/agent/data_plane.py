@@ -49,7 +49,7 @@ from cumulo.network.agent.dhcp_view import DHCP_OWNER, ServedElsewhere, dhcp_nam
 from cumulo.network.agent.firewall import IptablesFirewall
 from cumulo.network.agent.l3_agent import L3Agent, router_specs
 from cumulo.network.agent.metadata import MetadataProxy
-from cumulo.network.agent.port_filters import GUEST_OWNER, port_filters
+from cumulo.network.agent.port_filters import port_filters
 from cumulo.network.agent.wiring import Wiring
 from cumulo.network.messages import (
     DATA_PLANE_TOPIC,
@@ -61,6 +61,7 @@ from cumulo.network.messages import (
     network_agents_changed,
 )
 from cumulo.network.model import NetworkInfo, bridge_name, devname
+from cumulo.network.port_store import GUEST_OWNER
 from cumulo.rpc.messages import Message
 from cumulo.rpc.server import Handler
 from cumulo.runtime import Runtime

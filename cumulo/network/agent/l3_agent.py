@@ -33,9 +33,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.db.models.network import FloatingIP, IPAllocation, Network, Port, Router, Subnet
 from cumulo.network.agent import linux_net
 from cumulo.network.agent.linux_net import NetworkPlumbingError
-from cumulo.network.agent.port_filters import GUEST_OWNER
 from cumulo.network.l3 import ROUTER_GATEWAY, ROUTER_INTERFACE
 from cumulo.network.model import NIC_NAME_LEN, bridge_name
+from cumulo.network.port_store import GUEST_OWNER
 
 NAMESPACE_PREFIX = "qrouter-"
 INTERNAL_PREFIX = "qr-"

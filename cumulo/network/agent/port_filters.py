@@ -14,9 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.db.models.network import IPAllocation, Port, SecurityGroupRule
 from cumulo.network.agent.firewall import FirewallRule, PortFilter
 from cumulo.network.model import devname
-
-GUEST_OWNER = "compute:"
-"""A port a guest's NIC uses (``device_owner`` ``compute:<zone>``)."""
+from cumulo.network.port_store import GUEST_OWNER
 
 
 async def port_filters(session: AsyncSession, hosts: Collection[str]) -> list[PortFilter]:

@@ -120,6 +120,23 @@ async def test_fatal_driver_error_aborts_the_build(cloud: BootCloud) -> None:
     assert await cloud.leaks() == []
 
 
+async def test_an_abort_whose_guest_cannot_be_destroyed_still_ends_in_error(
+    cloud: BootCloud,
+) -> None:
+    """The guest left behind is the reaper's; the server must not stay in BUILD."""
+    FakeDriver.inject(Injection("fatal"))
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the hypervisor is gone")
+
+    for manager in cloud.computes():
+        manager.driver.destroy = broken  # type: ignore[method-assign]
+    uuid = await cloud.create()
+    await cloud.wait(uuid, "error")
+    assert await cloud.allocations_of(uuid) == 0
+    assert await cloud.ports_of(uuid) == 0
+
+
 def _flaky_network(cloud: BootCloud, failures: int) -> list[int]:
     """Make every host's network allocation fail ``failures`` times before working."""
     calls = [0]

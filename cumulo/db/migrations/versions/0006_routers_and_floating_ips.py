@@ -66,7 +66,6 @@ def upgrade() -> None:
     op.create_index(op.f("ix_floatingips_fixed_port_id"), "floatingips", ["fixed_port_id"])
     op.create_index(op.f("ix_floatingips_router_id"), "floatingips", ["router_id"])
 
-
     op.create_table(
         "vxlan_allocations",
         sa.Column("vni", sa.Integer(), autoincrement=False, nullable=False),
