@@ -41,7 +41,7 @@ from cumulo.db.models.volume import VolumeAttachment
 from cumulo.exception import CumuloError
 from cumulo.network import allocation
 from cumulo.network.agent import linux_net
-from cumulo.network.agent.data_plane import run_dir
+from cumulo.network.agent.data_plane import run_dir, stray_taps
 from cumulo.network.model import bridge_name, devname
 from cumulo.network.port_store import GUEST_OWNER
 from cumulo.runtime import Runtime
@@ -260,12 +260,13 @@ async def _orphaned_instance_dirs(runtime: Runtime) -> list[Finding]:
 
 async def _data_plane(runtime: Runtime) -> list[Finding]:
     """Where the cloud runs a data plane on this machine: guest ports bound to its hosts
-    whose tap is missing, and taps on its networks' bridges that no such port owns."""
+    whose tap is missing, and taps on its networks' bridges that no port owns."""
     if not run_dir(runtime.settings).is_dir():
         return []
     async with runtime.db.read() as session:
         rows = await session.execute(select(Network.id, Network.mtu))
         networks: dict[str, int] = {network_id: mtu for network_id, mtu in rows}
+        ports = list(await session.scalars(select(Port.id)))
         bound = list(
             await session.scalars(
                 select(Port).where(
@@ -281,12 +282,11 @@ async def _data_plane(runtime: Runtime) -> list[Finding]:
         if tap not in taps:
             repair = _plug(port, tap, networks.get(port.network_id) or 1500)
             found.append(Finding("tap", port.id, f"{tap} is missing from {bridge}", repair))
-    owned = {devname(p.id) for p in bound}
-    for network_id in networks:
-        bridge = bridge_name(network_id)
-        members = await asyncio.to_thread(linux_net.bridge_ports, bridge)
-        for tap in sorted((members & taps) - owned):
-            found.append(Finding("tap", tap, f"on {bridge}, owned by no port here", _unplug(tap)))
+    stray = await asyncio.to_thread(stray_taps, list(networks), {devname(p) for p in ports})
+    for tap, bridge in stray.items():
+        found.append(
+            Finding("tap", tap, f"on {bridge}, owned by no port of the cloud", _unplug(tap))
+        )
     return found
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
 
 from sqlalchemy import select
@@ -145,11 +145,14 @@ class DataPlane:
 
     async def repair(self) -> None:
         """What a restart (of cumulo, or of the host) must find again: the tap of every guest
-        port bound to this process's hosts on its bridge, their firewall, and DHCP and
-        metadata for their networks and the ones whose DHCP this host serves (dnsmasq files
-        rewritten, a dead dnsmasq started), and the routers this host runs."""
+        port bound to this process's hosts on its bridge (and no tap on the cloud's bridges
+        that no port of the cloud owns), their firewall, and DHCP and metadata for their networks
+        and the ones whose DHCP this host serves (dnsmasq files rewritten, a dead dnsmasq
+        started), and the routers this host runs."""
         hosts = list(self.runtime.settings.compute_hosts)
         async with self.runtime.db.read() as session:
+            every_network = list(await session.scalars(select(Network.id)))
+            every_port = list(await session.scalars(select(Port.id)))
             ports = list(
                 await session.scalars(
                     select(Port).where(
@@ -175,6 +178,10 @@ class DataPlane:
             await asyncio.to_thread(
                 linux_net.plug_tap, devname(port.id), bridge, port.mac_address, mtu
             )
+        owned = {devname(p) for p in every_port}
+        for tap in await asyncio.to_thread(stray_taps, every_network, owned):
+            LOG.warning("Removing tap %s: no port of the cloud owns it", tap)
+            await asyncio.to_thread(linux_net.unplug_tap, tap)
         await self.refresh_firewall()
         for network_id in networks:
             await self.serve_network(network_id)
@@ -318,6 +325,20 @@ class DataPlane:
         async with self._lock:
             for network_id in list(self._dnsmasq.keys() | self._metadata.keys()):
                 await self._stop_network(network_id)
+
+
+def stray_taps(network_ids: Collection[str], owned: Collection[str]) -> dict[str, str]:
+    """The guest taps on the bridges of ``network_ids`` that are not ``owned``, with the
+    bridge each is on (left by a guest deleted while its host was down, or made by hand).
+    ``owned`` should name the taps of every port of the cloud, not only this process's:
+    another process's compute host may share this namespace."""
+    taps = linux_net.list_taps()
+    found: dict[str, str] = {}
+    for network_id in network_ids:
+        bridge = bridge_name(network_id)
+        for tap in sorted((linux_net.bridge_ports(bridge) & taps) - set(owned)):
+            found[tap] = bridge
+    return found
 
 
 class _Coalesced:
