@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from cumulo.network.agent import linux_net
 from cumulo.network.agent.dhcp_view import dhcp_namespace
 from tests.databases import fresh_database
 from tests.functional.cloud import CUMULO, free_port, osc, run
@@ -154,6 +155,8 @@ def clouds(tmp_path: Path, database_url: str) -> Iterator[Path]:
     with ExitStack() as stack:
         namespaces = stack.enter_context(_underlay(tag))
         (tmp_path / "namespaces").write_text("\n".join(namespaces.values()))
+        served: list[str] = []
+        stack.callback(_remove_dhcp_namespaces, served)  # once the hosts have stopped
         processes = stack.enter_context(_processes())
         api = _serve("api", control, port, tmp_path / "api.log")
         processes.append(api)
@@ -168,8 +171,16 @@ def clouds(tmp_path: Path, database_url: str) -> Iterator[Path]:
         _wait_serving(f"http://127.0.0.1:{port}", api)
         _wait_hosts(clouds, list(HOSTS))
         yield clouds
+        served += [str(n["ID"]) for n in osc(clouds, "network", "list")]
         for server in osc(clouds, "server", "list", "--all-projects"):
             osc(clouds, "server", "delete", "--wait", server["ID"], as_json=False)
+
+
+def _remove_dhcp_namespaces(network_ids: list[str]) -> None:
+    """The hosts' DHCP namespaces: in the machine's list of namespaces, not their own (a
+    distributed cloud has no ``cumulo down`` to remove them)."""
+    for network_id in network_ids:
+        linux_net.delete_namespace(dhcp_namespace(network_id))
 
 
 def _boot(clouds: Path, name: str, project: str, host: str | None = None) -> tuple[str, str]:
