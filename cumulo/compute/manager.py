@@ -35,6 +35,7 @@ from sqlalchemy import select
 from cumulo.compute import instances, teardown
 from cumulo.compute.block_device_info import prep_block_device
 from cumulo.compute.errors import BuildAbortException, InstanceNotFound, RescheduledException
+from cumulo.compute.group_policy import validate_instance_group_policy
 from cumulo.compute.instance_actions import db as actions
 from cumulo.compute.instances import UnexpectedDeletingTaskState, UnexpectedTaskState
 from cumulo.compute.locks import InstanceLocks
@@ -61,8 +62,6 @@ from cumulo.db.base import utcnow
 from cumulo.db.models.instances import (
     BlockDeviceMapping,
     Instance,
-    ServerGroup,
-    ServerGroupMember,
 )
 from cumulo.exception import CumuloError
 from cumulo.image.messages import ImageMeta
@@ -77,7 +76,6 @@ from cumulo.rpc.messages import Message
 from cumulo.rpc.server import Handler
 from cumulo.runtime import Runtime
 from cumulo.scheduler import claims
-from cumulo.scheduler.request_spec import RequestSpec
 from cumulo.virt.driver import BlockDeviceInfo, ComputeDriver, load_driver
 from cumulo.virt.errors import FatalVirtError
 from cumulo.volume.rpcapi import VolumeAPI
@@ -271,7 +269,7 @@ class ComputeManager(Manager):
             raise RescheduledException(
                 instance_uuid=uuid, reason=f"no resources are claimed on {self.host}"
             )
-        await self._validate_instance_group_policy(uuid, msg.request_spec)
+        await validate_instance_group_policy(self.runtime.db, self.host, uuid, msg.request_spec)
         image_meta = await self._image_meta(ctx, msg, instance)
         network_info, block_device_info = await self._build_resources(ctx, msg, instance)
         async with self.runtime.db.write() as session:
@@ -310,38 +308,6 @@ class ComputeManager(Manager):
             raise
         instance.vm_state, instance.power_state = VmState.ACTIVE, info.state
         await self.recorder.notify(ctx, "instance.create.end", instance)
-
-    async def _validate_instance_group_policy(self, uuid: str, spec: RequestSpec) -> None:
-        """The late check of the group's (anti-)affinity, against where its members landed;
-        none for an instance the request put in no group (Nova's ``group`` hint)."""
-        if spec.group is None:
-            return
-        async with self.runtime.db.read() as session:
-            group = await session.scalar(
-                select(ServerGroup)
-                .join(ServerGroupMember, ServerGroupMember.group_id == ServerGroup.id)
-                .where(ServerGroupMember.instance_uuid == uuid)
-            )
-            if group is None or group.policy not in ("affinity", "anti-affinity"):
-                return
-            members = [m.instance_uuid for m in group.members if m.instance_uuid != uuid]
-            hosts = list(
-                await session.scalars(
-                    select(Instance.host).where(
-                        Instance.uuid.in_(members),
-                        Instance.deleted == 0,
-                        Instance.host.is_not(None),
-                    )
-                )
-            )
-        if group.policy == "anti-affinity":
-            limit = int(group.rules.get("max_server_per_host", 1))
-            if hosts.count(self.host) >= limit:
-                reason = "Anti-affinity instance group policy was violated."
-                raise RescheduledException(instance_uuid=uuid, reason=reason)
-        elif any(h != self.host for h in hosts):
-            reason = "Affinity instance group policy was violated."
-            raise RescheduledException(instance_uuid=uuid, reason=reason)
 
     async def _image_meta(
         self, ctx: RequestContext, msg: BuildAndRunInstance, instance: Instance
