@@ -99,6 +99,12 @@ class ComputeSettings(_Section):
     running_deleted_instance_poll_interval: float = Field(
         1800.0, description="Seconds between looks for guests of deleted servers (0: never)."
     )
+    lost_tap_check_interval: float = Field(
+        5.0,
+        description="Seconds between checks that each running guest still holds its NICs' "
+        "taps; a guest whose tap was deleted under it is re-plugged and rebooted hard "
+        "(0 or less: never). Only with a driver whose guests hold their taps (libvirt).",
+    )
     force_config_drive: bool | None = Field(
         None,
         description="Give every server a config drive; unset: yes in embedded mode "

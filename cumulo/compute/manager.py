@@ -15,8 +15,9 @@ back.
 
 Stop, start and reboot (``stop_instance``, ``start_instance``,
 ``reboot_instance``) are done by ``power.py``, the periodic power-state sync
-(``_sync_power_states``) by ``power_sync.py``; every piece of work on one
-instance holds that instance's lock (``locks.py``).
+(``_sync_power_states``) by ``power_sync.py``, the reboot of guests whose tap
+was deleted under them (``_repair_lost_taps``) by ``tap_repair.py``; every piece
+of work on one instance holds that instance's lock (``locks.py``).
 
 One process may run several hosts (``settings.compute.hosts``): each is one
 ``ComputeManager`` on its own topic ``compute.<host>``.
@@ -54,6 +55,7 @@ from cumulo.compute.reaper import reap_deleted_guests
 from cumulo.compute.recorder import Recorder
 from cumulo.compute.resource_tracker import ResourceTracker
 from cumulo.compute.states import TaskState, VmState
+from cumulo.compute.tap_repair import TapRepair
 from cumulo.conductor.messages import BuildInstances
 from cumulo.conductor.rpcapi import ConductorAPI
 from cumulo.config import Settings
@@ -116,6 +118,11 @@ class ComputeManager(Manager):
         self.recorder = Recorder(runtime.db, runtime.bus, host, self.publisher)
         self.power = PowerActions(self.recorder, self.driver, self.locks, self.network_api)
         self.power_sync = PowerStateSync(runtime.db, host, self.driver, self.locks, self.power)
+        self.tap_repair = (
+            TapRepair(runtime.db, host, self.data_plane, self.locks, self.power)
+            if self.data_plane is not None and self.driver.guests_hold_taps
+            else None
+        )
         self._tasks: set[asyncio.Task[None]] = set()
         self._periodic: list[asyncio.Task[None]] = []
 
@@ -145,6 +152,8 @@ class ComputeManager(Manager):
         self._every(compute.report_interval, self.tracker.heartbeat, first_after=True)
         if compute.sync_power_state_interval > 0:
             self._every(compute.sync_power_state_interval, self._sync_power_states)
+        if self.tap_repair is not None and compute.lost_tap_check_interval > 0:
+            self._every(compute.lost_tap_check_interval, self._repair_lost_taps)
         reap = compute.running_deleted_instance_action
         if compute.running_deleted_instance_poll_interval > 0 and reap != "noop":
             self._every(
@@ -550,6 +559,11 @@ class ComputeManager(Manager):
     async def _sync_power_states(self) -> None:
         """Bring the database in line with the guests' power states (one round)."""
         await self.power_sync.sync_power_states()
+
+    async def _repair_lost_taps(self) -> None:
+        """Reboot hard the running guests whose NIC's tap was deleted under them (one round)."""
+        assert self.tap_repair is not None
+        await self.tap_repair.repair_lost_taps()
 
     async def _cleanup_running_deleted_instances(self) -> None:
         """Destroy (or report) the guests of servers deleted behind this host's back."""

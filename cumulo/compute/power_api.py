@@ -49,21 +49,33 @@ class PowerAPI:
     async def reboot(
         self, ctx: RequestContext, instance_uuid: str, reboot_type: Literal["SOFT", "HARD"]
     ) -> None:
-        rule = states.SOFT_REBOOT if reboot_type == "SOFT" else states.HARD_REBOOT
         async with self.db.write() as session:
             instance = await _get(session, ctx, instance_uuid, "compute:servers:reboot")
             _check_lock(ctx, instance)
-            states.REBOOT.check(
-                names.REBOOT,
-                instance.uuid,
-                instance.vm_state,
-                instance.task_state,
-                instance.launched_at is not None,
-            )
-            await instances.transition(session, instance, rule, names.REBOOT)
-            host = _check_host(instance)
-            await actions.action_start(session, ctx, instance_uuid, names.REBOOT)
+            host = await begin_reboot(session, ctx, instance, reboot_type)
         await self.compute_rpcapi.reboot_instance(ctx, host, instance_uuid, reboot_type)
+
+
+async def begin_reboot(
+    session: AsyncSession,
+    ctx: RequestContext,
+    instance: Instance,
+    reboot_type: Literal["SOFT", "HARD"],
+) -> str:
+    """Move the instance to ``rebooting`` (or ``rebooting_hard``) and record the ``reboot``
+    action; the instance's host, where the reboot is done."""
+    states.REBOOT.check(
+        names.REBOOT,
+        instance.uuid,
+        instance.vm_state,
+        instance.task_state,
+        instance.launched_at is not None,
+    )
+    rule = states.SOFT_REBOOT if reboot_type == "SOFT" else states.HARD_REBOOT
+    await instances.transition(session, instance, rule, names.REBOOT)
+    host = _check_host(instance)
+    await actions.action_start(session, ctx, instance.uuid, names.REBOOT)
+    return host
 
 
 async def begin_stop(

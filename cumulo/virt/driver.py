@@ -59,6 +59,10 @@ class VifDriver(Protocol):
 
 
 class ComputeDriver(abc.ABC):
+    guests_hold_taps = False
+    """Whether a running guest holds its NICs' taps open (QEMU does): a tap of a running
+    guest that is missing or not held then means the guest's NIC was cut."""
+
     def __init__(self, settings: Settings, host: str) -> None:
         self.settings = settings
         self.host = host

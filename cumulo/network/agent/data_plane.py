@@ -215,6 +215,11 @@ class DataPlane:
         if network_info.vifs:
             self._routers_refresh.trigger()
 
+    async def held_taps(self) -> set[str]:
+        """The guest taps a process holds open; a running guest's tap missing from them is
+        a NIC whose wire was cut (a tap deleted under the guest)."""
+        return await asyncio.to_thread(linux_net.held_taps)
+
     # --- Neutron's security group agent ---------------------------------------------------
 
     async def refresh_firewall(self) -> None:

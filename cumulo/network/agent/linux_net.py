@@ -344,6 +344,20 @@ def list_taps(netns: str | None = None) -> set[str]:
     return _names_of_kind("tap", "tun", netns)
 
 
+def held_taps(netns: str | None = None) -> set[str]:
+    """Guest taps a process holds open (carrier up): QEMU holds a running guest's. A tap
+    made again after it was deleted under a running guest is not held: QEMU opened the
+    old one, once, when the guest started."""
+    with _rtnl(netns, "list held taps") as ipr:
+        return {
+            str(link.get("ifname"))
+            for link in ipr.link("dump")
+            if _kind(link) == "tun"
+            and str(link.get("ifname")).startswith("tap")
+            and link.get("carrier") == 1
+        }
+
+
 def list_bridges(netns: str | None = None) -> set[str]:
     """Network bridges (``brq…``): what repair compares with its networks."""
     return _names_of_kind("brq", "bridge", netns)

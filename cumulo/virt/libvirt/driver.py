@@ -92,6 +92,8 @@ def _target(mount_device: str | None) -> str | None:
 
 
 class LibvirtDriver(ComputeDriver):
+    guests_hold_taps = True
+
     def __init__(self, settings: Settings, host: str) -> None:
         super().__init__(settings, host)
         self.libvirt = Host.for_settings(settings)
