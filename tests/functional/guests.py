@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -97,13 +98,18 @@ def wait_status(cloud: Cloud, name: str, wanted: str, seconds: float = 90) -> No
 def ssh_from(namespace: str, cloud: Cloud, address: str, command: str) -> str:
     """``command``'s output on the guest at ``address``, logged into as root over SSH from
     ``namespace`` (a network's DHCP namespace is on the guests' segment)."""
+    return ssh_with_key(namespace, cloud.state_dir / "guest-key", address, command)
+
+
+def ssh_with_key(namespace: str, key: Path, address: str, command: str) -> str:
+    """``ssh_from`` with the private key ``key`` (dropbear's; its directory is HOME)."""
     result = subprocess.run(
         [
             "ip", "netns", "exec", namespace, "dbclient", "-y", "-y",
-            "-i", str(cloud.state_dir / "guest-key"), f"root@{address}", command,
+            "-i", str(key), f"root@{address}", command,
         ],
         capture_output=True, text=True, errors="replace", timeout=SSH_TIMEOUT,
-        env={**os.environ, "HOME": str(cloud.state_dir)}, check=False,
+        env={**os.environ, "HOME": str(key.parent)}, check=False,
     )  # fmt: skip
     assert result.returncode == 0, f"ssh {address} {command!r}: {result.stderr}"
     return result.stdout

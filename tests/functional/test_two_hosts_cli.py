@@ -31,7 +31,7 @@ from cumulo.network.agent import linux_net
 from cumulo.network.agent.dhcp_view import dhcp_namespace
 from tests.databases import fresh_database
 from tests.functional.cloud import CUMULO, free_port, osc, run
-from tests.functional.guests import SSH_TIMEOUT
+from tests.functional.guests import ssh_with_key
 from tests.functional.test_distributed import _serve, _wait_serving
 from tests.functional.test_distributed_boot import _wait_hosts
 from tests.guest_image import built_guest_image
@@ -225,19 +225,6 @@ def _plumbing(clouds: Path) -> str:
     return "\n".join(shown)
 
 
-def _ssh(clouds: Path, namespace: str, address: str, command: str) -> str:
-    result = subprocess.run(
-        [
-            "ip", "netns", "exec", namespace, "dbclient", "-y", "-y",
-            "-i", str(clouds.parent / "key"), f"root@{address}", command,
-        ],
-        capture_output=True, text=True, errors="replace", timeout=SSH_TIMEOUT, check=False,
-        env={"HOME": str(clouds.parent), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
-    )  # fmt: skip
-    assert result.returncode == 0, f"ssh {address} {command!r}: {result.stderr}"
-    return result.stdout
-
-
 def test_guests_on_two_hosts_share_their_network_and_no_other(clouds: Path) -> None:
     guest = built_guest_image()
     key = clouds.parent / "key"
@@ -281,13 +268,15 @@ def test_guests_on_two_hosts_share_their_network_and_no_other(clouds: Path) -> N
     assert len(dhcp_ports) == 1, dhcp_ports
 
     inside = dhcp_namespace(net)
-    out = _ssh(clouds, inside, first, f"ping -c 2 -W 2 {second} && echo reached")
+    out = ssh_with_key(
+        inside, clouds.parent / "key", first, f"ping -c 2 -W 2 {second} && echo reached"
+    )
     assert "reached" in out, out
 
     stranger_id, stranger = _boot(clouds, "vm-c", DEMO)
     _console_until(clouds, stranger_id, f"cumulo-guest: ip {stranger}", guest.marker)
-    out = _ssh(
-        clouds, dhcp_namespace(str(demo_net["id"])), stranger,
+    out = ssh_with_key(
+        dhcp_namespace(str(demo_net["id"])), clouds.parent / "key", stranger,
         f"ping -c 2 -W 2 {first} || ping -c 2 -W 2 {second} || echo isolated",
     )  # fmt: skip
     assert "isolated" in out, out
