@@ -36,6 +36,8 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, Update, UpdateBase
 
+from cumulo.db.sqlite_inloop import begins_in_loop
+
 _REQUIRED = object()
 _CONNECTION = "cumulo_fastpath"
 """Session info key: (the session's transaction, its ``sqlite3`` connection, dialect)."""
@@ -129,9 +131,11 @@ async def run(session: AsyncSession, prepared: Prepared, params: Params | None =
         await session.flush()
     sqlite = _sqlite_connection(session)
     if sqlite is None:
-        connection = await session.connection()
-        sqlite = _remember(session, connection.sync_connection)
+        if begins_in_loop(sync.bind):
+            # Nothing suspends in SQLite on the loop: no greenlet is needed to begin.
+            sqlite = _remember(session, sync.connection())
         if sqlite is None:
+            connection = await session.connection()
             return await _through_sqlalchemy(connection, prepared, params)
     raw, dialect = sqlite
     first = params if isinstance(params, Mapping) else params[0]
