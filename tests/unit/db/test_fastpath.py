@@ -92,7 +92,15 @@ async def test_rows_are_sqlalchemys(db: Database) -> None:
         assert type(got.locked) is type(expected.locked)
     slow, fast = [(await _fast(db, _SELECT, {"uuid": u})).one() for u in ("a-slow", "b-fast")]
     assert isinstance(fast.created_at, datetime.datetime)
-    for key in ("flavor", "network_info", "metadata", "locked", "launched_at", "deleted", "task_state"):
+    for key in (
+        "flavor",
+        "network_info",
+        "metadata",
+        "locked",
+        "launched_at",
+        "deleted",
+        "task_state",
+    ):
         assert getattr(fast, key) == getattr(slow, key), key
     assert fast.launched_at == NOW
     assert fast.task_state is None and fast.locked is True and fast.flavor["extra_specs"]
