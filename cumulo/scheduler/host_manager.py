@@ -20,12 +20,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Select, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import Settings
 from cumulo.db.base import utcnow
-from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.hosts import ComputeNode, ComputeService
 from cumulo.db.models.instances import Instance, ServerGroup, ServerGroupMember
 from cumulo.scheduler.host_state import HostState, Resources
@@ -64,7 +63,8 @@ async def host_states(
     database when the caller left it empty."""
     cutoff = utcnow() - datetime.timedelta(seconds=settings.compute.service_down_time)
     wants_arch = bool(spec.image_properties.get("hw_architecture"))
-    result = await run(session, _nodes_query(wants_arch), {"cutoff": cutoff})
+    connection = await session.connection()
+    result = await connection.execute(_nodes_query(wants_arch), {"cutoff": cutoff})
     builder = _Builder(wants_arch)
     with _collector_paused():
         hosts = [builder.host_state(row) for row in result.all()]
@@ -77,17 +77,18 @@ async def host_states(
 
 
 @functools.lru_cache(maxsize=2)
-def _nodes_query(wants_arch: bool) -> Prepared:
-    """The nodes and their services, built once with the up-cutoff bound at execution."""
+def _nodes_query(wants_arch: bool) -> Select[*tuple[Any, ...]]:
+    """The nodes and their services, built once with the up-cutoff bound at execution.
+
+    It stays on SQLAlchemy's Core path rather than ``db.fastpath``: at 10 000 nodes and
+    more, SQLAlchemy's compiled row processing beats building the rows in Python."""
     up = and_(
         ~ComputeService.forced_down, ComputeService.last_seen_up >= bindparam("cutoff")
     ).label("up")
     extra = (ComputeNode.cpu_info,) if wants_arch else ()
-    return Prepared(
-        select(*_NODE_COLUMNS, up, *extra).join(
-            ComputeService,
-            and_(ComputeService.host == ComputeNode.host, ComputeService.binary == COMPUTE_BINARY),
-        )
+    return select(*_NODE_COLUMNS, up, *extra).join(
+        ComputeService,
+        and_(ComputeService.host == ComputeNode.host, ComputeService.binary == COMPUTE_BINARY),
     )
 
 
