@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Update, and_, bindparam, false, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -22,6 +22,7 @@ from cumulo.compute.errors import InstanceNotFound
 from cumulo.compute.states import TaskState, Transition, VmState
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.instances import Instance, InstanceFault
 from cumulo.exception import CumuloError
 
@@ -107,8 +108,7 @@ async def update_instance(
     params.update((f"task_state_{i}", state) for i, state in enumerate(named_task_states))
     if vm_states is not None:
         params.update((f"vm_state_{i}", state) for i, state in enumerate(vm_states))
-    connection = await session.connection()
-    if (await connection.execute(statement, params)).rowcount:
+    if (await run(session, statement, params)).rowcount:
         return
     row = (
         await session.execute(
@@ -130,7 +130,7 @@ async def update_instance(
 @functools.lru_cache(maxsize=512)
 def _update_statement(
     columns: tuple[str, ...], task_shape: tuple[int, bool] | None, vm_states: int | None
-) -> Update:
+) -> Prepared:
     """The conditional update of ``columns``, built once per shape with every value bound
     at execution: building and keying a statement costs more than running it, and an
     expanding ``IN`` costs more again at each execution, so a shape counts its states
@@ -152,7 +152,7 @@ def _update_statement(
         statement = statement.where(
             Instance.vm_state.in_([bindparam(f"vm_state_{i}") for i in range(vm_states)])
         )
-    return statement.values({column: bindparam(f"new_{column}") for column in columns})
+    return Prepared(statement.values({column: bindparam(f"new_{column}") for column in columns}))
 
 
 async def transition(
@@ -213,12 +213,11 @@ def add_fault(
 
 async def soft_delete(session: AsyncSession, instance_uuid: str) -> bool:
     """Mark the instance deleted (``deleted`` = its id); False if it already was."""
-    connection = await session.connection()
-    result = await connection.execute(_SOFT_DELETE, {"which_uuid": instance_uuid, "now": utcnow()})
+    result = await run(session, _SOFT_DELETE, {"which_uuid": instance_uuid, "now": utcnow()})
     return bool(result.rowcount)
 
 
-_SOFT_DELETE = (
+_SOFT_DELETE = Prepared(
     update(Instance)
     .where(Instance.uuid == bindparam("which_uuid"), Instance.deleted == 0)
     .values(

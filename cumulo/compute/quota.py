@@ -12,7 +12,8 @@ servers (instances, cores, ram).
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from cumulo.compute.errors import KeypairLimitExceeded, TooManyInstances
 from cumulo.compute.instances import holds_resources
 from cumulo.compute.states import VmState
 from cumulo.config import ComputeSettings
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.compute import KeyPair, Quota
 from cumulo.db.models.instances import Instance, ServerGroup
 from cumulo.exception import OverQuota
@@ -67,11 +69,12 @@ async def project_limits(
 ) -> dict[str, int]:
     """Every resource's limit for ``project_id``: its own quota rows over the defaults."""
     limits = default_limits(settings)
+    rows: Iterable[Any]
     if project_id is None:
         stmt = select(Quota.resource, Quota.hard_limit).where(Quota.project_id.is_(None))
         rows = await session.execute(stmt)
     else:
-        rows = await session.execute(_limits_statement(), {"project_id": project_id})
+        rows = await run(session, _limits_statement(), {"project_id": project_id})
     for resource, hard_limit in rows:
         if resource in limits:
             limits[resource] = hard_limit
@@ -79,10 +82,10 @@ async def project_limits(
 
 
 @functools.cache
-def _limits_statement() -> Select[str, int]:
+def _limits_statement() -> Prepared:
     """``project_limits``'s query, built once (see ``instances._update_statement``)."""
-    return select(Quota.resource, Quota.hard_limit).where(
-        Quota.project_id == bindparam("project_id")
+    return Prepared(
+        select(Quota.resource, Quota.hard_limit).where(Quota.project_id == bindparam("project_id"))
     )
 
 
@@ -117,15 +120,16 @@ async def count_instances(session: AsyncSession, project_id: str | None) -> dict
         stmt = _count_statement(locking, Instance.project_id.is_(None))
         row = (await session.execute(stmt)).one()
     else:
-        stmt = _project_count_statement(locking)
-        row = (await session.execute(stmt, {"project_id": project_id})).one()
+        row = (
+            await run(session, _project_count_statement(locking), {"project_id": project_id})
+        ).one()
     return {"instances": int(row[0]), "cores": int(row[1]), "ram": int(row[2])}
 
 
 @functools.cache
-def _project_count_statement(locking: bool) -> Select[int, int, int]:
+def _project_count_statement(locking: bool) -> Prepared:
     """``count_instances``'s query of one project, built once."""
-    return _count_statement(locking, Instance.project_id == bindparam("project_id"))
+    return Prepared(_count_statement(locking, Instance.project_id == bindparam("project_id")))
 
 
 def _count_statement(locking: bool, project: ColumnElement[bool]) -> Select[int, int, int]:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo.config import Settings
 from cumulo.db import Database
 from cumulo.db.base import utcnow
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.hosts import Allocation, ComputeNode, ComputeService
 from cumulo.virt.driver import ComputeDriver
 
@@ -117,9 +118,8 @@ class ResourceTracker:
 
     async def claim_is_held(self, session: AsyncSession, instance_uuid: str) -> bool:
         """Whether the scheduler's claim for the instance is on this node."""
-        connection = await session.connection()
         params = {"consumer_id": instance_uuid, "node_uuid": self.node_uuid}
-        return (await connection.execute(_CLAIM_HELD, params)).first() is not None
+        return (await run(session, _CLAIM_HELD, params)).first() is not None
 
     async def build_failed(self, session: AsyncSession) -> None:
         await session.execute(
@@ -129,12 +129,11 @@ class ResourceTracker:
         )
 
     async def build_succeeded(self, session: AsyncSession) -> None:
-        connection = await session.connection()
-        await connection.execute(_BUILD_SUCCEEDED, {"node_uuid": self.node_uuid})
+        await run(session, _BUILD_SUCCEEDED, {"node_uuid": self.node_uuid})
 
 
 # Built once, run on every build: building and keying a statement costs more than running it.
-_CLAIM_HELD = (
+_CLAIM_HELD = Prepared(
     select(Allocation.id)
     .where(
         Allocation.consumer_id == bindparam("consumer_id"),
@@ -142,7 +141,7 @@ _CLAIM_HELD = (
     )
     .limit(1)
 )
-_BUILD_SUCCEEDED = (
+_BUILD_SUCCEEDED = Prepared(
     update(ComputeNode)
     .where(ComputeNode.uuid == bindparam("node_uuid"), ComputeNode.failed_builds != 0)
     .values(failed_builds=0)

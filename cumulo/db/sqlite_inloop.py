@@ -25,7 +25,7 @@ from sqlalchemy import event, exc, pool
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.url import URL
-from sqlalchemy.util.concurrency import await_
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
 READ_BUSY_TIMEOUT_MS = 200
 """How long a statement may wait inside SQLite for a lock (rare in WAL mode:
@@ -47,6 +47,10 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
     driver = "inloop"
     is_async = True
     supports_statement_cache = True
+    connected = False
+    """Whether the engine made its first connection: until then the pool runs its
+    first-connect work under an asyncio lock, so a session must begin in SQLAlchemy's
+    greenlet; after it, nothing in beginning one suspends (``begins_in_loop``)."""
 
     @classmethod
     def get_pool_class(cls, url: URL) -> type[pool.Pool]:
@@ -74,6 +78,7 @@ class SQLiteDialect_inloop(SQLiteDialect_pysqlite):
                 f"busy_timeout={READ_BUSY_TIMEOUT_MS}",
             ):
                 dbapi_conn.execute(f"PRAGMA {pragma}")
+            self.connected = True
 
         return configure
 
@@ -108,7 +113,17 @@ def configure(engine: Engine) -> None:
     def _await_once(*_args: Any) -> None:
         # ``AsyncConnection.execute`` refuses a driver that never awaited (its guard
         # against sync drivers); a no-op await satisfies it without leaving the thread.
-        await_(_nothing())
+        # Outside SQLAlchemy's greenlet (``engine.Database`` beginning, committing and
+        # closing a SQLite session directly) there is no guard to satisfy.
+        if in_greenlet():
+            await_(_nothing())
+
+
+def begins_in_loop(bind: Any) -> bool:
+    """Whether a session on ``bind`` (an engine or connection) may begin without
+    SQLAlchemy's greenlet: SQLite on the loop, past the engine's first connection."""
+    dialect = getattr(bind, "dialect", None)
+    return isinstance(dialect, SQLiteDialect_inloop) and dialect.connected
 
 
 def is_locked(error: exc.OperationalError) -> bool:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.network import InstanceVif, IPAllocation, Port
 from cumulo.network import access, errors, l3, nic_requests, nw_info, port_store, secgroups
 from cumulo.network.compute_errors import (
@@ -60,10 +61,10 @@ async def _create_port(
 
 
 async def _existing(session: AsyncSession, instance_uuid: str) -> bool:
-    return await session.scalar(_EXISTING, {"instance_uuid": instance_uuid}) is not None
+    return (await run(session, _EXISTING, {"instance_uuid": instance_uuid})).first() is not None
 
 
-_EXISTING = (
+_EXISTING = Prepared(
     select(InstanceVif.port_id)
     .where(InstanceVif.instance_uuid == bindparam("instance_uuid"))
     .limit(1)

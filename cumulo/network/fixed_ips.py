@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.network import IPAllocation, Subnet
 from cumulo.network import ipam
 from cumulo.network.errors import (
@@ -20,11 +21,13 @@ from cumulo.network.errors import (
 
 
 async def _taken(session: AsyncSession, subnet_id: str) -> set[str]:
-    return set(await session.scalars(_TAKEN, {"subnet_id": subnet_id}))
+    return set((await run(session, _TAKEN, {"subnet_id": subnet_id})).scalars())
 
 
 # Built once, run on every port: building and keying a statement costs more than running it.
-_TAKEN = select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
+_TAKEN = Prepared(
+    select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
+)
 _SUBNETS = (
     select(Subnet)
     .where(Subnet.network_id == bindparam("net_id"))

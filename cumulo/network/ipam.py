@@ -101,10 +101,21 @@ def in_pools(address: str, pools: list[dict[str, str]]) -> bool:
 def _free(pools: list[dict[str, str]], taken: set[str]) -> Iterator[str]:
     for pool in pools:
         start = ipaddress.ip_address(pool["start"])
-        for offset in range(int(ipaddress.ip_address(pool["end"])) - int(start) + 1):
-            address = str(start + offset)
+        end = int(ipaddress.ip_address(pool["end"]))
+        text = _ipv4_text if start.version == 4 else _ip_text
+        for value in range(int(start), end + 1):
+            address = text(value)
             if address not in taken:
                 yield address
+
+
+def _ipv4_text(value: int) -> str:
+    """``str(IPv4Address(value))`` without building the address (a boot tries dozens)."""
+    return f"{value >> 24}.{(value >> 16) & 255}.{(value >> 8) & 255}.{value & 255}"
+
+
+def _ip_text(value: int) -> str:
+    return str(ipaddress.IPv6Address(value))
 
 
 def pick_free(pools: list[dict[str, str]], taken: set[str]) -> str | None:

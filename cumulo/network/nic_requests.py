@@ -7,8 +7,9 @@ The checks, their order and their errors follow ``nova/network/neutron.py``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cumulo import exception
 from cumulo.api import policy
 from cumulo.context import RequestContext
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.network import IPAllocation, Network, Port, SecurityGroup, Subnet
 from cumulo.network import access
 from cumulo.network.compute_errors import (
@@ -104,7 +106,7 @@ async def has_fixed_ip(session: AsyncSession, port_id: str) -> bool:
 
 async def subnet_counts(session: AsyncSession, net_ids: Sequence[str]) -> dict[str, int]:
     if len(net_ids) == 1:
-        rows = await session.execute(_SUBNET_COUNT, {"net_id": net_ids[0]})
+        rows: Iterable[Any] = await run(session, _SUBNET_COUNT, {"net_id": net_ids[0]})
     else:
         stmt = (
             select(Subnet.network_id, func.count())
@@ -115,7 +117,7 @@ async def subnet_counts(session: AsyncSession, net_ids: Sequence[str]) -> dict[s
     return {net_id: int(count) for net_id, count in rows}
 
 
-_SUBNET_COUNT = (
+_SUBNET_COUNT = Prepared(
     select(Subnet.network_id, func.count())
     .where(Subnet.network_id == bindparam("net_id"))
     .group_by(Subnet.network_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api.auth import context
@@ -19,6 +19,7 @@ from cumulo.api.policy import enforce
 from cumulo.api.validation import read_json
 from cumulo.config import NetworkSettings
 from cumulo.context import RequestContext
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.locks import hold_row
 from cumulo.db.models.network import (
     FloatingIP,
@@ -72,8 +73,16 @@ def _settings(request: Request) -> NetworkSettings:
 async def limits(
     session: AsyncSession, settings: NetworkSettings, project_id: str
 ) -> dict[str, int]:
-    rows = await session.scalars(select(NetworkQuota).where(NetworkQuota.project_id == project_id))
+    rows = await run(session, _LIMITS, {"project_id": project_id})
     return defaults(settings) | {row.resource: row.limit for row in rows}
+
+
+_LIMITS = Prepared(
+    select(NetworkQuota.resource, NetworkQuota.limit).where(
+        NetworkQuota.project_id == bindparam("project_id")
+    )
+)
+"""``limits``' query, built once (every port and boot reads it)."""
 
 
 async def used(session: AsyncSession, project_id: str, resource: str) -> int:

@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    Update,
     and_,
     bindparam,
     case,
@@ -43,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.db import Database
 from cumulo.db.base import utcnow
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.hosts import Allocation, ComputeNode
 from cumulo.db.models.instances import Instance
 from cumulo.scheduler.errors import ConsumerAllocationConflict
@@ -127,8 +127,7 @@ async def claim(
     redelivered claim changes nothing); one holding a claim elsewhere raises
     ``ConsumerAllocationConflict``, since a consumer has one claim at a time.
     """
-    connection = await session.connection()
-    held = (await connection.execute(_HELD, {"consumer_id": consumer_id})).scalar()
+    held = (await run(session, _HELD, {"consumer_id": consumer_id})).scalar()
     if held is not None:
         if held == node_uuid:
             return True
@@ -143,12 +142,13 @@ async def claim(
     statement = _claim_statement(
         bool(resources.vcpus), bool(resources.memory_mb), bool(resources.disk_gb)
     )
-    claimed = await connection.execute(statement, params)
+    claimed = await run(session, statement, params)
     if claimed.rowcount != 1:
         return False
     if wanted:
         now = utcnow()
-        await connection.execute(
+        await run(
+            session,
             _INSERT_ALLOCATION,
             [
                 {
@@ -166,10 +166,10 @@ async def claim(
     return True
 
 
-_HELD = (
+_HELD = Prepared(
     select(Allocation.node_uuid).where(Allocation.consumer_id == bindparam("consumer_id")).limit(1)
 )
-_INSERT_ALLOCATION = insert(Allocation)
+_INSERT_ALLOCATION = Prepared(insert(Allocation))
 
 
 def _held_by(consumers: ColumnElement[bool]) -> Select[str, str, str, int]:
@@ -178,12 +178,12 @@ def _held_by(consumers: ColumnElement[bool]) -> Select[str, str, str, int]:
     ).where(consumers)
 
 
-_HELD_BY_ONE = _held_by(Allocation.consumer_id == bindparam("consumer_id"))
+_HELD_BY_ONE = Prepared(_held_by(Allocation.consumer_id == bindparam("consumer_id")))
 """``claims_held`` of one consumer (a build asks for one), built once."""
 
 
 @functools.lru_cache(maxsize=8)
-def _claim_statement(vcpus: bool, memory_mb: bool, disk_gb: bool) -> Update:
+def _claim_statement(vcpus: bool, memory_mb: bool, disk_gb: bool) -> Prepared:
     """``claim``'s conditional update for the resources asked for (the amounts bound at
     execution), built once per shape: building and keying it costs more than running it."""
     wanted: tuple[Any, Any, Any] = (
@@ -191,7 +191,7 @@ def _claim_statement(vcpus: bool, memory_mb: bool, disk_gb: bool) -> Update:
         bindparam("wanted_memory_mb") if memory_mb else None,
         bindparam("wanted_disk_gb") if disk_gb else None,
     )
-    return (
+    return Prepared(
         update(ComputeNode)
         .where(ComputeNode.uuid == bindparam("node_uuid"), *_fits(wanted))
         .values(
@@ -223,7 +223,7 @@ async def release(session: AsyncSession, consumer_id: str) -> int:
     each node's row is locked before its allocations are deleted, and only
     rows this call's own ``DELETE`` removed are subtracted.
     """
-    rows = (await session.execute(_RELEASED, {"consumer_id": consumer_id})).all()
+    rows = (await run(session, _RELEASED, {"consumer_id": consumer_id})).all()
     by_node: defaultdict[str, list[tuple[int, str, int]]] = defaultdict(list)
     for ident, node_uuid, rc, used in rows:
         by_node[node_uuid].append((ident, rc, used))
@@ -236,12 +236,11 @@ async def release(session: AsyncSession, consumer_id: str) -> int:
 async def _release_on_node(
     session: AsyncSession, node_uuid: str, rows: list[tuple[int, str, int]]
 ) -> int:
-    connection = await session.connection()
-    await connection.execute(_LOCK_NODE, {"node_uuid": node_uuid})
+    await run(session, _LOCK_NODE, {"node_uuid": node_uuid})
     freed: dict[str, int] = defaultdict(int)
     removed = 0
     for ident, rc, used in rows:
-        result = await connection.execute(_DELETE_ALLOCATION, {"allocation_id": ident})
+        result = await run(session, _DELETE_ALLOCATION, {"allocation_id": ident})
         if result.rowcount:
             freed[rc] += used
             removed += 1
@@ -253,21 +252,21 @@ async def _release_on_node(
             "freed_memory_mb": back.memory_mb,
             "freed_disk_gb": back.disk_gb,
         }
-        await connection.execute(_GIVE_BACK, params)
+        await run(session, _GIVE_BACK, params)
     return removed
 
 
 # Built once, run on every delete (see ``_claim_statement``).
-_RELEASED = (
+_RELEASED = Prepared(
     select(Allocation.id, Allocation.node_uuid, Allocation.resource_class, Allocation.used)
     .where(Allocation.consumer_id == bindparam("consumer_id"))
     .order_by(Allocation.node_uuid)
 )
-_LOCK_NODE = (
+_LOCK_NODE = Prepared(
     select(ComputeNode.id).where(ComputeNode.uuid == bindparam("node_uuid")).with_for_update()
 )
-_DELETE_ALLOCATION = delete(Allocation).where(Allocation.id == bindparam("allocation_id"))
-_GIVE_BACK = (
+_DELETE_ALLOCATION = Prepared(delete(Allocation).where(Allocation.id == bindparam("allocation_id")))
+_GIVE_BACK = Prepared(
     update(ComputeNode)
     .where(ComputeNode.uuid == bindparam("node_uuid"))
     .values(
@@ -292,7 +291,7 @@ async def claims_held(
     if not ids:
         return {}
     if len(ids) == 1:
-        rows = await session.execute(_HELD_BY_ONE, {"consumer_id": ids[0]})
+        rows: Iterable[Any] = await run(session, _HELD_BY_ONE, {"consumer_id": ids[0]})
     else:
         rows = await session.execute(_held_by(Allocation.consumer_id.in_(ids)))
     held: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))

@@ -78,7 +78,10 @@ async def host_states(
 
 @functools.lru_cache(maxsize=2)
 def _nodes_query(wants_arch: bool) -> Select[*tuple[Any, ...]]:
-    """The nodes and their services, built once with the up-cutoff bound at execution."""
+    """The nodes and their services, built once with the up-cutoff bound at execution.
+
+    It stays on SQLAlchemy's Core path rather than ``db.fastpath``: at 10 000 nodes and
+    more, SQLAlchemy's compiled row processing beats building the rows in Python."""
     up = and_(
         ~ComputeService.forced_down, ComputeService.last_seen_up >= bindparam("cutoff")
     ).label("up")

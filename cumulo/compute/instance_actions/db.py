@@ -31,6 +31,7 @@ from cumulo.compute.instance_actions.errors import (
 )
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.instances import InstanceAction, InstanceActionEvent
 
 Result = Literal["Success", "Error"]
@@ -102,11 +103,10 @@ async def event_start(
     """Record that a step (``compute__do_build_and_run_instance``) of the action began."""
     action, owned = await _action_for_event(session, ctx, instance_uuid)
     now = utcnow()
-    connection = await session.connection()
     values = {"action_id": action.id, "event": event, "start_time": now, "host": host}
-    result = await connection.execute(_INSERT_EVENT, values)
+    result = await run(session, _INSERT_EVENT, values)
     if owned:
-        await connection.execute(_TOUCH_ACTION, {"action_id": action.id, "now": now})
+        await run(session, _TOUCH_ACTION, {"action_id": action.id, "now": now})
         set_committed_value(action, "updated_at", now)
     key = result.inserted_primary_key
     assert key is not None
@@ -141,19 +141,18 @@ async def finish_event(
 ) -> None:
     """``event_finish`` for the event its own ``event_start`` returned: no lookup."""
     now = utcnow()
-    connection = await session.connection()
     event = {"event_id": started.id, "now": now, "result": result}
-    await connection.execute(_FINISH_EVENT, {**event, "traceback": traceback, "details": details})
+    await run(session, _FINISH_EVENT, {**event, "traceback": traceback, "details": details})
     if result.lower() == "error":
         action = {"action_id": started.action_id, "now": now, "message": "Error"}
         statement = _FAIL_ACTION if started.owned else _FAIL_ACTION_UNTOUCHED
-        await connection.execute(statement, action)
+        await run(session, statement, action)
     elif started.owned:
-        await connection.execute(_TOUCH_ACTION, {"action_id": started.action_id, "now": now})
+        await run(session, _TOUCH_ACTION, {"action_id": started.action_id, "now": now})
 
 
 # Built once: building and keying a statement costs more than running it.
-_INSERT_EVENT = insert(InstanceActionEvent)
+_INSERT_EVENT = Prepared(insert(InstanceActionEvent))
 _EVENTS_NAMED = (
     select(InstanceActionEvent)
     .where(
@@ -162,7 +161,7 @@ _EVENTS_NAMED = (
     )
     .order_by(InstanceActionEvent.id.desc())
 )
-_FINISH_EVENT = (
+_FINISH_EVENT = Prepared(
     update(InstanceActionEvent)
     .where(InstanceActionEvent.id == bindparam("event_id"))
     .values(
@@ -172,13 +171,14 @@ _FINISH_EVENT = (
         details=bindparam("details"),
     )
 )
-_TOUCH_ACTION = (
+_TOUCH = (
     update(InstanceAction)
     .where(InstanceAction.id == bindparam("action_id"))
     .values(updated_at=bindparam("now"))
 )
-_FAIL_ACTION = _TOUCH_ACTION.values(message=bindparam("message"))
-_FAIL_ACTION_UNTOUCHED = (
+_TOUCH_ACTION = Prepared(_TOUCH)
+_FAIL_ACTION = Prepared(_TOUCH.values(message=bindparam("message")))
+_FAIL_ACTION_UNTOUCHED = Prepared(
     update(InstanceAction)
     .where(InstanceAction.id == bindparam("action_id"))
     .values(message=bindparam("message"))
