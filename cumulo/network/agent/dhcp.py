@@ -62,6 +62,12 @@ START_TIMEOUT = 5.0
 STOP_TIMEOUT = 5.0
 
 
+def _leases_gone(old: DhcpNetwork, new: DhcpNetwork) -> list[tuple[str, str]]:
+    """The (address, MAC) pairs ``old`` served and ``new`` does not."""
+    kept = {(h.ip, h.mac) for h in new.hosts}
+    return sorted((h.ip, h.mac) for h in old.hosts if (h.ip, h.mac) not in kept)
+
+
 class Reload(enum.Enum):
     UNCHANGED = "unchanged"
     SIGNALLED = "signalled"
@@ -152,6 +158,13 @@ class Dnsmasq:
 
         Changed hosts or options: the files are replaced and dnsmasq gets SIGHUP.
         Changed subnets or domain (its command line): dnsmasq is restarted.
+
+        A host gone (a port deleted, or its address moved to another port) restarts
+        dnsmasq too: it keeps its leases across a SIGHUP and would not offer that
+        address to the next port that gets it (a new MAC) until the old lease ran out.
+        The restart forgets every lease; the other guests renew theirs as before (it is
+        authoritative). ``dhcp_release``, Neutron's way, did not reach a dnsmasq bound
+        to its interface here.
         """
         if network.id != self.network.id:
             raise ValueError(f"reload of network {self.network.id} with {network.id}")
@@ -159,10 +172,11 @@ class Dnsmasq:
             if not self._wanted:
                 raise DhcpError(network_id=network.id, reason="reload before start")
             self._check_servable(network)
+            gone = _leases_gone(self.network, network)
             self.network = network
             changed = await self._write_files(network)
             argv = self.argv(network)
-            if argv != self._argv or not self.running:
+            if argv != self._argv or not self.running or gone:
                 await self._terminate()
                 await self._spawn(argv)
                 return Reload.RESTARTED

@@ -251,6 +251,26 @@ async def test_reload_serves_a_new_host_without_restarting(
     assert await dnsmasq.reload(both) is Reload.UNCHANGED
 
 
+async def test_an_address_given_to_a_new_port_is_leased_to_it_at_once(
+    lab: Lab, serve: Callable[..., Dnsmasq], tmp_path: Path
+) -> None:
+    """dnsmasq keeps leases across a SIGHUP and would refuse the address to the new MAC
+    until the old lease ran out: a host gone restarts it."""
+    dnsmasq = serve(_network(lab))
+    await dnsmasq.start()
+    first = await _lease(lab, tmp_path)
+    assert first is not None and first["ip"] == lab.addr(5)
+    pid = dnsmasq.pid
+
+    assert await dnsmasq.reload(_network(lab, ((OTHER_MAC, 5, "vm-new"),))) is Reload.RESTARTED
+    lab.set_guest_mac(OTHER_MAC)
+    lease = await _lease(lab, tmp_path)
+
+    assert lease is not None, dnsmasq.log_path.read_text()[-1500:]
+    assert (lease["ip"], lease["hostname"]) == (lab.addr(5), "vm-new")
+    assert dnsmasq.pid != pid
+
+
 async def test_reload_without_gateway_or_dns_sends_neither(
     lab: Lab, serve: Callable[..., Dnsmasq], tmp_path: Path
 ) -> None:
