@@ -348,14 +348,7 @@ def held_taps(netns: str | None = None) -> set[str]:
     """Guest taps a process holds open (carrier up): QEMU holds a running guest's. A tap
     made again after it was deleted under a running guest is not held: QEMU opened the
     old one, once, when the guest started."""
-    with _rtnl(netns, "list held taps") as ipr:
-        return {
-            str(link.get("ifname"))
-            for link in ipr.link("dump")
-            if _kind(link) == "tun"
-            and str(link.get("ifname")).startswith("tap")
-            and link.get("carrier") == 1
-        }
+    return _names_of_kind("tap", "tun", netns, held=True)
 
 
 def list_bridges(netns: str | None = None) -> set[str]:
@@ -387,12 +380,15 @@ def delete_link(name: str, netns: str | None = None) -> None:
         _delete_link(ipr, name)
 
 
-def _names_of_kind(prefix: str, kind: str, netns: str | None) -> set[str]:
+def _names_of_kind(prefix: str, kind: str, netns: str | None, held: bool = False) -> set[str]:
+    """The links of ``kind`` named ``prefix…``; only those with carrier when ``held``."""
     with _rtnl(netns, f"list {kind} links") as ipr:
         return {
             str(link.get("ifname"))
             for link in ipr.link("dump")
-            if _kind(link) == kind and str(link.get("ifname")).startswith(prefix)
+            if _kind(link) == kind
+            and str(link.get("ifname")).startswith(prefix)
+            and (not held or link.get("carrier") == 1)
         }
 
 
