@@ -4,9 +4,10 @@ decision time at 100 … 100 000 hosts; compared with real Nova's figures.
 
 Measured the way ``../shared/bench-nova`` measures Nova, so the two compare:
 
-- **embedded**: the whole cloud in this process (SQLite, in-memory bus, 10 fake
-  compute hosts), driven over its real HTTP stack in-process (httpx's ASGI
-  transport, as Nova's bench uses wsgi-intercept) with a real Keystone token;
+- **embedded**: the whole cloud in this process on ``cumulo up``'s event loop
+  (SQLite, in-memory bus, 10 fake compute hosts), driven over its real HTTP stack
+  in-process (httpx's ASGI transport, as Nova's bench uses wsgi-intercept) with a
+  real Keystone token;
 - **distributed** (``--modes distributed``): ``cumulo serve`` processes on PostgreSQL and
   RabbitMQ (api, image, network, volume, conductor, scheduler, compute hosts), driven
   over TCP;
@@ -53,6 +54,7 @@ from cumulo.manager import MANAGERS, start_managers, stop_managers  # noqa: E402
 from cumulo.notifications import TOPIC, Notification  # noqa: E402
 from cumulo.rpc import Bus, make_bus  # noqa: E402
 from cumulo.runtime import Runtime  # noqa: E402
+from cumulo.server import embedded_loop  # noqa: E402
 
 NOVA_RUN = HERE.parent.parent / "shared" / "bench-nova" / "run.sh"
 NOVA_RECORDED = {"boots_per_s": 2.55, "post_active_p50_ms": 384.0, "scheduler_1000_ms": 924.0}
@@ -413,7 +415,8 @@ def main() -> None:
     modes = args.modes.split(",")
     results: dict[str, Any] = {}
     if "embedded" in modes:
-        results["embedded"] = asyncio.run(embedded(args.n, args.concurrency))
+        with asyncio.Runner(loop_factory=embedded_loop) as runner:
+            results["embedded"] = runner.run(embedded(args.n, args.concurrency))
     if "distributed" in modes:
         results["distributed"] = distributed(args.n, args.concurrency)
     results["scheduler_p50_ms"] = asyncio.run(scheduler_figures())

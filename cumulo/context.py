@@ -8,6 +8,7 @@ acts with the same user, project and roles and logs the same request id.
 from __future__ import annotations
 
 import contextvars
+import time
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,12 +35,43 @@ def reset_request_id(token: contextvars.Token[str | None]) -> None:
     _request_id.reset(token)
 
 
+_arrival: contextvars.ContextVar[float] = contextvars.ContextVar("cumulo_arrival", default=0.0)
+
+
+def current_arrival() -> float:
+    """When the request being handled reached the cloud (seconds since the epoch); 0.0 for
+    work no request asked for. The embedded loop serves older requests first by it
+    (``cumulo.loop``)."""
+    return _arrival.get()
+
+
+def arrival_in(context: contextvars.Context) -> float:
+    """``current_arrival`` as it is in ``context`` (a task's or a callback's)."""
+    return context.get(_arrival, 0.0)
+
+
+def set_arrival(arrival: float) -> contextvars.Token[float]:
+    return _arrival.set(arrival)
+
+
+def reset_arrival(token: contextvars.Token[float]) -> None:
+    _arrival.reset(token)
+
+
+def arrival_or_now() -> float:
+    """The arrival of the request being handled, or now for work no request asked for."""
+    return _arrival.get() or time.time()
+
+
 class RequestContext(BaseModel):
     """Who is asking, on whose behalf, and under which request id."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     request_id: str = Field(default_factory=new_request_id)
+    timestamp: float = Field(default_factory=arrival_or_now)
+    """When the request reached the cloud, as Nova's context keeps it; work for it on
+    any service is ordered by it."""
     user_id: str | None = None
     user_name: str | None = None
     user_domain_id: str | None = None

@@ -23,6 +23,7 @@ from typing import Any
 import uvicorn
 import uvloop
 
+import cumulo.loop
 from cumulo.api.app import API_PREFIXES, build_app
 from cumulo.bootstrap import bootstrap
 from cumulo.config import Settings
@@ -47,13 +48,23 @@ class StateDirBusy(CumuloError):
     message = "Another cumulo is already running on state directory %(path)s."
 
 
-def run(main: Callable[[], Coroutine[Any, Any, None]], plain_asyncio: bool = False) -> None:
-    """Run ``main`` on uvloop, or on asyncio's own loop when ``plain_asyncio``: a process
-    whose libvirt driver starts QEMU needs that, since under uvloop libvirt's handshake
-    with the QEMU it forks fails ("Unable to notify child process: Bad file descriptor")."""
-    factory = asyncio.new_event_loop if plain_asyncio else uvloop.new_event_loop
-    with asyncio.Runner(loop_factory=factory) as runner:
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+def run(main: Callable[[], Coroutine[Any, Any, None]], loop_factory: LoopFactory) -> None:
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
         runner.run(main())
+
+
+def service_loop(libvirt: bool) -> LoopFactory:
+    """A ``cumulo serve`` process's loop: uvloop, or asyncio's own when its libvirt driver
+    starts QEMU, since under uvloop libvirt's handshake with the QEMU it forks fails
+    ("Unable to notify child process: Bad file descriptor")."""
+    return asyncio.new_event_loop if libvirt else uvloop.new_event_loop
+
+
+embedded_loop: LoopFactory = cumulo.loop.new_event_loop
+"""``cumulo up``'s loop, where every service shares one loop: older requests first."""
 
 
 async def serve_http(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -13,8 +14,16 @@ from cumulo.db import Database, migrate
 from cumulo.manager import MANAGERS, start_managers, stop_managers
 from cumulo.rpc import Bus, make_bus
 from cumulo.runtime import Runtime
+from cumulo.server import embedded_loop
 from tests.databases import api_client
 from tests.fakes import STATIC_TOKENS, StaticTokenValidator
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every test runs on ``cumulo up``'s loop, which serves older requests first."""
+    return {"embedded_loop": embedded_loop}
 
 
 @pytest.fixture

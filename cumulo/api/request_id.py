@@ -1,12 +1,20 @@
-"""Request ids: taken from the client or made, set for logging, echoed on every response."""
+"""Request ids: taken from the client or made, set for logging, echoed on every response;
+and the request's arrival, by which the embedded loop serves older requests first."""
 
 from __future__ import annotations
 
 import re
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cumulo.context import new_request_id, reset_request_id, set_request_id
+from cumulo.context import (
+    new_request_id,
+    reset_arrival,
+    reset_request_id,
+    set_arrival,
+    set_request_id,
+)
 
 # A client may pass its own id (X-OpenStack-Request-ID), as Nova and Keystone honour it.
 _VALID = re.compile(r"^req-[0-9a-fA-F-]{36}$")
@@ -43,8 +51,9 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        token = set_request_id(request_id)
+        token, arrived = set_request_id(request_id), set_arrival(time.time())
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            reset_arrival(arrived)
             reset_request_id(token)

@@ -52,7 +52,7 @@ def running_pid(settings: Settings) -> int | None:
 
 
 def run_foreground(settings: Settings) -> None:
-    from cumulo.server import run, run_embedded, usage_text
+    from cumulo.server import embedded_loop, run, run_embedded, usage_text
 
     setup_logging(settings.log.level, settings.log.file)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
@@ -63,8 +63,7 @@ def run_foreground(settings: Settings) -> None:
         ready.write_text(str(os.getpid()))
 
     try:
-        libvirt = settings.compute.driver == "libvirt"
-        run(lambda: run_embedded(settings, on_ready=on_ready), plain_asyncio=libvirt)
+        run(lambda: run_embedded(settings, on_ready=on_ready), embedded_loop)
     finally:
         if ready.exists() and ready.read_text().strip() == str(os.getpid()):
             ready.unlink()

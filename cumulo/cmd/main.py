@@ -176,7 +176,7 @@ def serve(
     ``network`` and ``volume`` serve their API, with their manager on the bus for the
     last three; ``conductor``, ``scheduler`` and ``compute-host`` run only their manager.
     """
-    from cumulo.server import run, run_service
+    from cumulo.server import run, run_service, service_loop
 
     settings = _settings(config, compute={"hosts": host} if host else None, port=port)
     setup_logging(settings.log.level, settings.log.file)
@@ -184,7 +184,7 @@ def serve(
         prefixes = SERVICE_PREFIXES.get(service, ())
         managers = SERVICE_MANAGERS.get(service, ())
         libvirt = service == "compute-host" and settings.compute.driver == "libvirt"
-        run(lambda: run_service(settings, prefixes, managers), plain_asyncio=libvirt)
+        run(lambda: run_service(settings, prefixes, managers), service_loop(libvirt))
     except CumuloError as exc:
         _fail(exc)
 
@@ -201,7 +201,7 @@ def audit(
     """
     from cumulo import audit as auditing
     from cumulo.runtime import Runtime
-    from cumulo.server import run
+    from cumulo.server import run, service_loop
 
     settings = _settings(config, state_dir)
     found: list[auditing.Finding] = []
@@ -213,7 +213,7 @@ def audit(
         finally:
             await runtime.close()
 
-    run(main)
+    run(main, service_loop(libvirt=False))
     for finding in found:
         typer.echo(finding.line())
     if found:

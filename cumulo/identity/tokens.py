@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from cumulo.config import IdentitySettings
-from cumulo.context import RequestContext
+from cumulo.context import RequestContext, arrival_or_now
 from cumulo.db import Database
 from cumulo.db.base import utcnow
 from cumulo.db.models.identity import Domain, Project, Role, RoleAssignment, Token, User
@@ -104,7 +104,9 @@ class ValidatedToken:
         )
 
     def context(self, request_id: str) -> RequestContext:
-        return self._context.model_copy(update={"request_id": request_id})
+        """The token's context for one request, stamped with the request's arrival."""
+        update = {"request_id": request_id, "timestamp": arrival_or_now()}
+        return self._context.model_copy(update=update)
 
 
 _UserDomain = aliased(Domain)

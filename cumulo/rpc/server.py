@@ -15,7 +15,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cumulo.context import RequestContext, reset_request_id, set_request_id
+from cumulo.context import (
+    RequestContext,
+    reset_arrival,
+    reset_request_id,
+    set_arrival,
+    set_request_id,
+)
 from cumulo.exception import CumuloError
 from cumulo.rpc.envelope import Envelope, Reply
 from cumulo.rpc.errors import UnknownMessage
@@ -69,11 +75,13 @@ class Server:
             LOG.error("Dropping an unreadable message on %s: %s", self.topic, exc)
             return
         token = set_request_id(envelope.context.request_id)
+        arrived = set_arrival(envelope.context.timestamp)
         try:
             reply = await self._handle(envelope)
             if envelope.reply_to is not None:
                 await self._transport.reply(envelope.reply_to, reply.encode())
         finally:
+            reset_arrival(arrived)
             reset_request_id(token)
 
     async def _handle(self, envelope: Envelope) -> Reply:
