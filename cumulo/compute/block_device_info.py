@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.context import RequestContext
 from cumulo.db import Database
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.instances import BlockDeviceMapping, Instance
 from cumulo.exception import CumuloError
 from cumulo.virt.driver import BlockDeviceInfo
@@ -73,14 +74,15 @@ async def get_instance_block_device_info(db: Database, instance_uuid: str) -> Bl
     return info
 
 
-async def _volume_bdms(session: AsyncSession, instance_uuid: str) -> list[BlockDeviceMapping]:
-    """The instance's volumes, its boot volume first."""
-    rows = list(await session.scalars(_VOLUME_BDMS, {"instance_uuid": instance_uuid}))
+async def _volume_bdms(session: AsyncSession, instance_uuid: str) -> list[Any]:
+    """The instance's volume mappings, its boot volume first: rows with the mapping's
+    columns, read only."""
+    rows = await run(session, _VOLUME_BDMS, {"instance_uuid": instance_uuid})
     return sorted(rows, key=lambda bdm: bdm.boot_index != 0)
 
 
-_VOLUME_BDMS = (
-    select(BlockDeviceMapping)
+_VOLUME_BDMS = Prepared(
+    select(*BlockDeviceMapping.__table__.columns)
     .where(
         BlockDeviceMapping.instance_uuid == bindparam("instance_uuid"),
         BlockDeviceMapping.deleted == 0,
@@ -93,7 +95,7 @@ _VOLUME_BDMS = (
 
 def _add(
     info: BlockDeviceInfo,
-    bdm: BlockDeviceMapping,
+    bdm: Any,
     connection_info: dict[str, Any] | None,
     device: str,
 ) -> None:

@@ -21,7 +21,6 @@ from typing import Literal
 
 from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from cumulo.api import pagination
 from cumulo.compute.errors import InstanceActionNotFound
@@ -73,7 +72,9 @@ async def action_finish(
     session: AsyncSession, ctx: RequestContext, instance_uuid: str, error: bool = False
 ) -> InstanceAction:
     """Mark the request's action finished; ``error`` sets its message to "Error"."""
-    action, _owned = await _action_for_event(session, ctx, instance_uuid)
+    action_id, _owned = await _action_for_event(session, ctx, instance_uuid)
+    action = await session.get(InstanceAction, action_id)
+    assert action is not None
     now = utcnow()
     action.finish_time = now
     action.updated_at = now
@@ -101,16 +102,15 @@ async def event_start(
     host: str | None = None,
 ) -> OpenEvent:
     """Record that a step (``compute__do_build_and_run_instance``) of the action began."""
-    action, owned = await _action_for_event(session, ctx, instance_uuid)
+    action_id, owned = await _action_for_event(session, ctx, instance_uuid)
     now = utcnow()
-    values = {"action_id": action.id, "event": event, "start_time": now, "host": host}
+    values = {"action_id": action_id, "event": event, "start_time": now, "host": host}
     result = await run(session, _INSERT_EVENT, values)
     if owned:
-        await run(session, _TOUCH_ACTION, {"action_id": action.id, "now": now})
-        set_committed_value(action, "updated_at", now)
+        await run(session, _TOUCH_ACTION, {"action_id": action_id, "now": now})
     key = result.inserted_primary_key
     assert key is not None
-    return OpenEvent(key[0], action.id, owned)
+    return OpenEvent(key[0], action_id, owned)
 
 
 async def event_finish(
@@ -127,9 +127,9 @@ async def event_finish(
     A step run twice in one action (a build rescheduled to another host)
     has one event per run: the newest unfinished one is the one finishing.
     """
-    action, owned = await _action_for_event(session, ctx, instance_uuid)
-    row = await _open_event(session, action.id, event)
-    await finish_event(session, OpenEvent(row.id, action.id, owned), result, traceback, details)
+    action_id, owned = await _action_for_event(session, ctx, instance_uuid)
+    row = await _open_event(session, action_id, event)
+    await finish_event(session, OpenEvent(row.id, action_id, owned), result, traceback, details)
 
 
 async def finish_event(
@@ -177,6 +177,21 @@ _TOUCH = (
     .values(updated_at=bindparam("now"))
 )
 _TOUCH_ACTION = Prepared(_TOUCH)
+_NEWEST_ACTION_ID = Prepared(
+    pagination.apply_sort(
+        select(InstanceAction.id).where(InstanceAction.instance_uuid == bindparam("instance_uuid")),
+        _NEWEST_FIRST,
+    ).limit(1)
+)
+_ACTION_ID_OF_REQUEST = Prepared(
+    pagination.apply_sort(
+        select(InstanceAction.id).where(
+            InstanceAction.instance_uuid == bindparam("instance_uuid"),
+            InstanceAction.request_id == bindparam("request_id"),
+        ),
+        _NEWEST_FIRST,
+    ).limit(1)
+)
 _FAIL_ACTION = Prepared(_TOUCH.values(message=bindparam("message")))
 _FAIL_ACTION_UNTOUCHED = Prepared(
     update(InstanceAction)
@@ -187,19 +202,18 @@ _FAIL_ACTION_UNTOUCHED = Prepared(
 
 async def _action_for_event(
     session: AsyncSession, ctx: RequestContext, instance_uuid: str
-) -> tuple[InstanceAction, bool]:
-    """The action an event belongs to, and whether it is the request's own action.
+) -> tuple[int, bool]:
+    """The id of the action an event belongs to, and whether it is the request's own action.
 
     Work a service does on its own (a restart finishing a delete, a resumed
     build) carries no request of the action: it belongs to the instance's
     newest action, so recording it never fails the work itself.
     """
-    action = await get_action(session, instance_uuid, ctx.request_id)
-    if action is not None:
-        return action, True
-    latest = await session.scalar(
-        pagination.apply_sort(_of_instance(instance_uuid), _NEWEST_FIRST).limit(1)
-    )
+    params = {"instance_uuid": instance_uuid, "request_id": ctx.request_id}
+    own = (await run(session, _ACTION_ID_OF_REQUEST, params)).scalar()
+    if own is not None:
+        return own, True
+    latest = (await run(session, _NEWEST_ACTION_ID, {"instance_uuid": instance_uuid})).scalar()
     if latest is not None:
         return latest, False
     raise InstanceActionNotFound(request_id=ctx.request_id, instance_uuid=instance_uuid)
