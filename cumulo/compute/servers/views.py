@@ -25,7 +25,7 @@ import datetime
 import enum
 import functools
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -39,6 +39,7 @@ from cumulo.compute import http
 from cumulo.compute.states import PROGRESS_STATUSES, status_from_state
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.hosts import ComputeService
 from cumulo.db.models.instances import (
     BlockDeviceMapping,
@@ -113,8 +114,10 @@ def _shape(ctx: RequestContext, version: APIVersion, view: View) -> _Shape:
 class _Related:
     """The rows around a page of instances, loaded once for all of them."""
 
-    faults: dict[str, InstanceFault] = field(default_factory=dict)
-    volumes: dict[str, list[BlockDeviceMapping]] = field(default_factory=dict)
+    faults: dict[str, Any] = field(default_factory=dict)
+    """The newest fault of each instance: a row with ``InstanceFault``'s columns."""
+    volumes: dict[str, list[Any]] = field(default_factory=dict)
+    """Each instance's volume mappings: rows with ``BlockDeviceMapping``'s columns."""
     tags: dict[str, list[str]] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=dict)
     services: dict[str, ComputeService] = field(default_factory=dict)
@@ -199,27 +202,29 @@ _Query: TypeAlias = "Select[*tuple[Any, ...]]"
 
 _PREBUILT_MAX = 8
 """Up to this many instances, a loader's query is built once per count with a bound
-parameter per uuid (a server's show, a short list): building and keying a statement
-costs more than running it. Longer lists build theirs."""
+parameter per uuid (a server's show, a short list) and runs on the fast path: building
+and keying a statement costs more than running it. Longer lists build theirs."""
 
 
-def _query(
-    build: Callable[[Sequence[Any]], _Query], uuids: Sequence[str]
-) -> tuple[_Query, dict[str, str]]:
-    """``build``'s query of ``uuids`` and its parameters."""
+async def _rows(
+    session: AsyncSession, build: Callable[[Sequence[Any]], _Query], uuids: Sequence[str]
+) -> Iterable[Any]:
+    """The rows of ``build``'s query of ``uuids`` (each loader selects columns, not ORM
+    objects, so both paths give rows read by column name)."""
     if len(uuids) > _PREBUILT_MAX:
-        return build(uuids), {}
-    return _prebuilt(build, len(uuids)), {f"uuid_{i}": u for i, u in enumerate(uuids)}
+        return await session.execute(build(uuids))
+    params = {f"uuid_{i}": uuid for i, uuid in enumerate(uuids)}
+    return await run(session, _prebuilt(build, len(uuids)), params)
 
 
 @functools.lru_cache(maxsize=64)
-def _prebuilt(build: Callable[[Sequence[Any]], _Query], count: int) -> _Query:
-    return build([bindparam(f"uuid_{i}") for i in range(count)])
+def _prebuilt(build: Callable[[Sequence[Any]], _Query], count: int) -> Prepared:
+    return Prepared(build([bindparam(f"uuid_{i}") for i in range(count)]))
 
 
 def _faults_query(uuids: Sequence[Any]) -> _Query:
     return (
-        select(InstanceFault)
+        select(*InstanceFault.__table__.columns)
         .where(InstanceFault.instance_uuid.in_(uuids))
         .order_by(InstanceFault.created_at.desc(), InstanceFault.id.desc())
     )
@@ -227,7 +232,7 @@ def _faults_query(uuids: Sequence[Any]) -> _Query:
 
 def _volumes_query(uuids: Sequence[Any]) -> _Query:
     return (
-        select(BlockDeviceMapping)
+        select(*BlockDeviceMapping.__table__.columns)
         .where(
             BlockDeviceMapping.instance_uuid.in_(uuids),
             BlockDeviceMapping.deleted == 0,
@@ -254,32 +259,34 @@ def _groups_query(uuids: Sequence[Any]) -> _Query:
 
 
 def _hints_query(uuids: Sequence[Any]) -> _Query:
-    return select(RequestSpecRecord).where(RequestSpecRecord.instance_uuid.in_(uuids))
+    return select(RequestSpecRecord.instance_uuid, RequestSpecRecord.spec).where(
+        RequestSpecRecord.instance_uuid.in_(uuids)
+    )
 
 
 async def _load_faults(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    for fault in await session.scalars(*_query(_faults_query, uuids)):
+    for fault in await _rows(session, _faults_query, uuids):
         related.faults.setdefault(fault.instance_uuid, fault)
 
 
 async def _load_volumes(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    for bdm in await session.scalars(*_query(_volumes_query, uuids)):
+    for bdm in await _rows(session, _volumes_query, uuids):
         related.volumes.setdefault(bdm.instance_uuid, []).append(bdm)
 
 
 async def _load_tags(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    for uuid, tag in await session.execute(*_query(_tags_query, uuids)):
+    for uuid, tag in await _rows(session, _tags_query, uuids):
         related.tags.setdefault(uuid, []).append(tag)
 
 
 async def _load_groups(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    for instance_uuid, group_uuid in await session.execute(*_query(_groups_query, uuids)):
+    for instance_uuid, group_uuid in await _rows(session, _groups_query, uuids):
         related.groups.setdefault(instance_uuid, []).append(group_uuid)
 
 
 async def _load_hints(session: AsyncSession, uuids: Sequence[str], related: _Related) -> None:
-    for spec in await session.scalars(*_query(_hints_query, uuids)):
-        related.hints[spec.instance_uuid] = _hints((spec.spec or {}).get("scheduler_hints"))
+    for instance_uuid, spec in await _rows(session, _hints_query, uuids):
+        related.hints[instance_uuid] = _hints((spec or {}).get("scheduler_hints"))
 
 
 def _hints(raw: Any) -> dict[str, list[str]]:
@@ -414,7 +421,7 @@ def _address(ip: dict[str, Any], kind: str, mac: Any, extended: bool) -> dict[st
     return address
 
 
-def _fault(fault: InstanceFault, admin: bool) -> dict[str, Any]:
+def _fault(fault: Any, admin: bool) -> dict[str, Any]:
     body: dict[str, Any] = {
         "code": fault.code,
         "created": fault.created_at.strftime(ISO_TIME),
