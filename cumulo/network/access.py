@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api.policy import enforce
@@ -21,7 +21,12 @@ from cumulo.network.errors import NetworkNotFound, PortNotFound, SubnetNotFound
 def network_filter(ctx: RequestContext) -> Any:
     if ctx.is_admin:
         return True
-    return or_(Network.project_id == ctx.project_id, Network.shared, Network.external)
+    return visible_network(ctx.project_id)
+
+
+def visible_network(project_id: Any) -> ColumnElement[bool]:
+    """A network ``project_id`` (a value or a bound parameter) sees, not being an admin."""
+    return or_(Network.project_id == project_id, Network.shared, Network.external)
 
 
 async def get_network(session: AsyncSession, ctx: RequestContext, net_id: str) -> Network:

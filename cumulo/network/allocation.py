@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import NetworkSettings
@@ -38,7 +38,7 @@ async def _create_port(
     nic: Nic,
     project_id: str,
     cols: dict[str, Any],
-) -> tuple[Port, list[IPAllocation]]:
+) -> tuple[port_store.PortRow, list[IPAllocation]]:
     """A port on the NIC's network (its security groups already checked), with
     Neutron's errors turned into Nova's."""
     address = nic.request.fixed_ip
@@ -82,9 +82,9 @@ async def allocate_for_instance(
     """
     instance = msg.instance
     settings = runtime.settings.network
-    default_group = await secgroups.ensure_default(runtime.db, instance.project_id)
 
     async def work(session: AsyncSession) -> NetworkInfo:
+        default_group = await secgroups.default_group(session, instance.project_id)
         if await _existing(session, instance.uuid):
             return await nw_info.build(session, instance.uuid)
         nics = await nic_requests.resolve(
@@ -98,7 +98,8 @@ async def allocate_for_instance(
             nic_requests.check_port_security(nic, subnets.get(nic.network.id, 0), group_ids)
         owner = f"{port_store.GUEST_OWNER}{instance.availability_zone}"
         bound = port_store.binding(instance.uuid, owner, msg.bind_host_id)
-        made: list[tuple[Port, InstanceVif]] = []
+        made: list[tuple[port_store.PortRow | Port, InstanceVif]] = []
+        vifs: list[dict[str, Any]] = []
         ips: dict[str, list[IPAllocation]] = {}
         for position, nic in enumerate(nics):
             port = nic.port
@@ -111,24 +112,30 @@ async def allocate_for_instance(
                 ips[port.id] = addresses
             else:
                 port_store.bind(port, instance.uuid, owner, msg.bind_host_id)
-            vif = _vif_row(instance.uuid, nic, port, position)
-            session.add(vif)
-            made.append((port, vif))
-        await session.flush()
+            vifs.append(_vif_row(instance.uuid, nic, port, position))
+            made.append((port, InstanceVif(**vifs[-1])))
+        if vifs:
+            await run(session, _INSERT_VIF, vifs)
         return await nw_info.of_ports(session, made, ips)
 
     return await port_store.with_retries(runtime.db, work)
 
 
-def _vif_row(instance_uuid: str, nic: Nic, port: Port, position: int) -> InstanceVif:
-    return InstanceVif(
-        port_id=port.id,
-        instance_uuid=instance_uuid,
-        network_id=port.network_id,
-        position=position,
-        tag=nic.request.tag,
-        preserve_on_delete=nic.port is not None,
-    )
+def _vif_row(
+    instance_uuid: str, nic: Nic, port: port_store.PortRow | Port, position: int
+) -> dict[str, Any]:
+    """The columns of ``port``'s record on the instance."""
+    return {
+        "port_id": port.id,
+        "instance_uuid": instance_uuid,
+        "network_id": port.network_id,
+        "position": position,
+        "tag": nic.request.tag,
+        "preserve_on_delete": nic.port is not None,
+    }
+
+
+_INSERT_VIF = Prepared(insert(InstanceVif))
 
 
 async def deallocate_for_instance(

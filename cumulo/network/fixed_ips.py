@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.db.fastpath import Prepared, run
@@ -19,6 +19,10 @@ from cumulo.network.errors import (
     IpAddressGenerationFailure,
 )
 
+SubnetRow = Any
+"""A row of ``subnets`` read on the fast path (``cumulo.db.fastpath``): ``Subnet``'s
+columns by name."""
+
 
 async def _taken(session: AsyncSession, subnet_id: str) -> set[str]:
     return set((await run(session, _TAKEN, {"subnet_id": subnet_id})).scalars())
@@ -28,14 +32,15 @@ async def _taken(session: AsyncSession, subnet_id: str) -> set[str]:
 _TAKEN = Prepared(
     select(IPAllocation.ip_address).where(IPAllocation.subnet_id == bindparam("subnet_id"))
 )
-_SUBNETS = (
+_SUBNETS = Prepared(
     select(Subnet)
     .where(Subnet.network_id == bindparam("net_id"))
     .order_by(Subnet.created_at, Subnet.id)
 )
+_INSERT = Prepared(insert(IPAllocation))
 
 
-def _subnet_for(subnets: list[Subnet], entry: dict[str, Any]) -> Subnet:
+def _subnet_for(subnets: list[SubnetRow], entry: dict[str, Any]) -> SubnetRow:
     if "subnet_id" in entry:
         for subnet in subnets:
             if subnet.id == entry["subnet_id"]:
@@ -51,7 +56,7 @@ def _subnet_for(subnets: list[Subnet], entry: dict[str, Any]) -> Subnet:
     raise InvalidIpForNetwork(ip_address=entry["ip_address"])
 
 
-async def _fixed(session: AsyncSession, subnet: Subnet, raw: Any) -> str:
+async def _fixed(session: AsyncSession, subnet: SubnetRow, raw: Any) -> str:
     """A requested address: inside the subnet, not reserved, not in use."""
     address = ipam.parse_ip(raw)
     net = ipaddress.ip_network(subnet.cidr)
@@ -63,7 +68,9 @@ async def _fixed(session: AsyncSession, subnet: Subnet, raw: Any) -> str:
     return str(address)
 
 
-async def _any(session: AsyncSession, subnets: list[Subnet], net_id: str) -> tuple[Subnet, str]:
+async def _any(
+    session: AsyncSession, subnets: list[SubnetRow], net_id: str
+) -> tuple[SubnetRow, str]:
     """A free address from the first of ``subnets`` that has one."""
     for subnet in subnets:
         address = ipam.pick_free(subnet.allocation_pools, await _taken(session, subnet.id))
@@ -86,9 +93,10 @@ def _entries(requested: list[Any]) -> list[dict[str, Any]]:
 async def allocate(
     session: AsyncSession, net_id: str, port_id: str, requested: list[Any] | None
 ) -> list[IPAllocation]:
-    """The port's allocations, added to ``session``: one per request, or one per IP version."""
-    subnets = list(await session.scalars(_SUBNETS, {"net_id": net_id}))
-    chosen: list[tuple[Subnet, str]] = []
+    """The port's allocations, one per request or one per IP version, written in the
+    session's transaction (the objects returned are not the session's)."""
+    subnets = (await run(session, _SUBNETS, {"net_id": net_id})).all()
+    chosen: list[tuple[SubnetRow, str]] = []
     if requested is None:
         for version in (4, 6):
             of_version = [s for s in subnets if s.ip_version == version]
@@ -106,8 +114,9 @@ async def allocate(
             raise IpAddressAlreadyAllocated(ip=address, subnet_id=subnet.id)
         seen.add((subnet.id, address))
     rows = [
-        IPAllocation(subnet_id=s.id, ip_address=a, port_id=port_id, network_id=net_id)
+        {"subnet_id": s.id, "ip_address": a, "port_id": port_id, "network_id": net_id}
         for s, a in chosen
     ]
-    session.add_all(rows)
-    return rows
+    if rows:
+        await run(session, _INSERT, rows)
+    return [IPAllocation(**row) for row in rows]

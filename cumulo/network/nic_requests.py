@@ -35,13 +35,17 @@ from cumulo.network.compute_errors import (
 )
 from cumulo.network.messages import InstanceRef, NetworkRequest, RequestedNetworks
 
+NetworkRow = Any
+"""A row of ``networks`` read on the fast path (``cumulo.db.fastpath``): ``Network``'s
+columns by name, not an ORM object."""
+
 
 @dataclass
 class Nic:
     """One NIC to set up: what was asked, its network, and the user's port if one was named."""
 
     request: NetworkRequest
-    network: Network
+    network: NetworkRow
     port: Port | None = None
 
 
@@ -50,25 +54,38 @@ def unspecified(requested: RequestedNetworks) -> bool:
     return requested is None or requested == "auto" or requested == []
 
 
-async def available_networks(session: AsyncSession, project_id: str, auto: bool) -> list[Network]:
+async def available_networks(
+    session: AsyncSession, project_id: str, auto: bool
+) -> list[NetworkRow]:
     """The networks a boot that names none may use: the project's own unshared ones, then shared.
 
     Like Nova, ``"auto"`` only takes networks that are administratively up.
     """
-    own = select(Network).where(Network.project_id == project_id, Network.shared.is_(False))
-    if auto:
-        own = own.where(Network.admin_state_up.is_(True))
-    shared = select(Network).where(Network.shared.is_(True))
-    order = (Network.created_at, Network.id)
-    return [
-        *await session.scalars(own.order_by(*order)),
-        *await session.scalars(shared.order_by(*order)),
-    ]
+    own = await run(session, _OWN_UP if auto else _OWN, {"project_id": project_id})
+    return [*own, *await run(session, _SHARED)]
+
+
+_ORDER = (Network.created_at, Network.id)
+_OWN = Prepared(
+    select(Network)
+    .where(Network.project_id == bindparam("project_id"), Network.shared.is_(False))
+    .order_by(*_ORDER)
+)
+_OWN_UP = Prepared(
+    select(Network)
+    .where(
+        Network.project_id == bindparam("project_id"),
+        Network.shared.is_(False),
+        Network.admin_state_up.is_(True),
+    )
+    .order_by(*_ORDER)
+)
+_SHARED = Prepared(select(Network).where(Network.shared.is_(True)).order_by(*_ORDER))
 
 
 async def the_one_network(
     session: AsyncSession, project_id: str, requested: RequestedNetworks
-) -> Network | None:
+) -> NetworkRow | None:
     """The network an unspecified request means; ``None`` when there is none (and not ``auto``).
 
     Nova would create one with Neutron's auto-allocated topology for ``"auto"``;
@@ -91,12 +108,27 @@ async def requested_port(session: AsyncSession, ctx: RequestContext, port_id: st
     return row
 
 
-async def requested_network(session: AsyncSession, ctx: RequestContext, net_id: str) -> Network:
-    stmt = select(Network).where(Network.id == net_id, access.network_filter(ctx))
-    row = await session.scalar(stmt)
+async def requested_network(session: AsyncSession, ctx: RequestContext, net_id: str) -> NetworkRow:
+    if ctx.is_admin:
+        row = await network(session, net_id)
+    else:
+        params = {"net_id": net_id, "project_id": ctx.project_id}
+        row = (await run(session, _VISIBLE_NETWORK, params)).first()
     if row is None:
         raise NetworkNotFound(network_id=net_id)
     return row
+
+
+async def network(session: AsyncSession, net_id: str) -> NetworkRow | None:
+    return (await run(session, _NETWORK, {"net_id": net_id})).first()
+
+
+_NETWORK = Prepared(select(Network).where(Network.id == bindparam("net_id")))
+_VISIBLE_NETWORK = Prepared(
+    select(Network).where(
+        Network.id == bindparam("net_id"), access.visible_network(bindparam("project_id"))
+    )
+)
 
 
 async def has_fixed_ip(session: AsyncSession, port_id: str) -> bool:
@@ -141,9 +173,9 @@ async def _port_nic(
         raise PortInUse(port_id=port.id)
     if not await has_fixed_ip(session, port.id):
         raise PortRequiresFixedIP(port_id=port.id)
-    network = await session.get(Network, port.network_id)
-    assert network is not None
-    return Nic(request.model_copy(update={"network_id": network.id}), network, port)
+    net = await network(session, port.network_id)
+    assert net is not None
+    return Nic(request.model_copy(update={"network_id": net.id}), net, port)
 
 
 async def resolve(
@@ -174,7 +206,7 @@ async def resolve(
     return nics
 
 
-def check_external(ctx: RequestContext, nets: Sequence[Network]) -> None:
+def check_external(ctx: RequestContext, nets: Sequence[NetworkRow]) -> None:
     """Only those the policy allows (admins) attach to an external network that is not shared."""
     if policy.check(ctx, "compute:network:attach_external_network"):
         return

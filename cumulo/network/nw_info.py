@@ -7,10 +7,11 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.network import FloatingIP, InstanceVif, IPAllocation, Network, Port, Subnet
 from cumulo.network import model, port_store
 
@@ -144,13 +145,13 @@ async def of_ports(
 
 
 async def _rows(session: AsyncSession, table: type[R], ids: set[str]) -> dict[str, R]:
-    """The rows of ``table`` with ``ids``: those the session holds, and one read for the rest."""
+    """The rows of ``table`` with ``ids``: those the session holds, and one read for the rest
+    (of one id, a fast path row with the ORM object's attribute names)."""
     held = {i: session.identity_map.get(identity_key(table, i)) for i in ids}
     found: dict[str, R] = {i: row for i, row in held.items() if row is not None}
     missing = [i for i in ids if i not in found]
     if len(missing) == 1:
-        rows = await session.scalars(_by_id(table), {"id": missing[0]})
-        found.update({row.id: row for row in rows})
+        found.update({row.id: row for row in await run(session, _by_id(table), {"id": missing[0]})})
     elif missing:
         rows = await session.scalars(select(table).where(table.id.in_(missing)))
         found.update({row.id: row for row in rows})
@@ -158,6 +159,6 @@ async def _rows(session: AsyncSession, table: type[R], ids: set[str]) -> dict[st
 
 
 @functools.lru_cache(maxsize=2)
-def _by_id(table: type[R]) -> Select[R]:
+def _by_id(table: type[R]) -> Prepared:
     """The query of one row of ``table`` (the common case), built once."""
-    return select(table).where(table.id == bindparam("id"))
+    return Prepared(select(table).where(table.id == bindparam("id")))

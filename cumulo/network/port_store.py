@@ -14,13 +14,14 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.config import NetworkSettings
 from cumulo.db.base import new_uuid
 from cumulo.db.engine import Database
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.network import InstanceVif, IPAllocation, Network, Port
 from cumulo.network import fixed_ips, ipam, quotas, secgroups
 from cumulo.network.errors import MacAddressInUse, PortSecurityAndIPRequiredForSecurityGroups
@@ -84,7 +85,7 @@ async def create(
     cols: dict[str, Any],
     requested_ips: list[Any] | None,
     groups_checked: bool = False,
-) -> tuple[Port, list[IPAllocation]]:
+) -> tuple[PortRow, list[IPAllocation]]:
     """A new port on ``net`` with column values ``cols``, its MAC and addresses.
 
     ``cols`` may name ``mac_address`` and must hold ``security_groups`` (ids of
@@ -99,12 +100,19 @@ async def create(
         await check_mac(session, net.id, mac)
     cols.setdefault("port_security_enabled", net.port_security_enabled)
     await check_groups(session, project_id, cols, groups_checked)
-    row = Port(id=new_uuid(), project_id=project_id, mac_address=mac or ipam.new_mac(), **cols)
-    session.add(row)
-    await session.flush()
-    ips = await fixed_ips.allocate(session, net.id, row.id, requested_ips)
-    await session.flush()
-    return row, ips
+    port_id = new_uuid()
+    values = {"id": port_id, "project_id": project_id, "mac_address": mac or ipam.new_mac()}
+    await run(session, _INSERT, cols | values)
+    ips = await fixed_ips.allocate(session, net.id, port_id, requested_ips)
+    return (await run(session, _BY_ID, {"id": port_id})).one(), ips
+
+
+PortRow = Any
+"""A row of ``ports`` read on the fast path (``cumulo.db.fastpath``): ``Port``'s columns
+by name, not an ORM object (the session does not hold a port ``create`` made)."""
+
+_INSERT = Prepared(insert(Port))
+_BY_ID = Prepared(select(Port).where(Port.id == bindparam("id")))
 
 
 def binding(device_id: str, device_owner: str, host: str) -> dict[str, str]:

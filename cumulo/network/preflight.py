@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.context import RequestContext
-from cumulo.db.models.network import IPAllocation, Network, Port
+from cumulo.db.models.network import IPAllocation, Port
 from cumulo.network import nic_requests, quotas
 from cumulo.network.compute_errors import (
     FixedIpAlreadyInUse,
@@ -17,23 +17,24 @@ from cumulo.network.compute_errors import (
     PortRequiresFixedIP,
 )
 from cumulo.network.messages import NetworkRequest, RequestedNetworks, ValidateNetworks
+from cumulo.network.nic_requests import NetworkRow
 from cumulo.runtime import Runtime
 
 
-async def _check_port(session: AsyncSession, ctx: RequestContext, port_id: str) -> Network:
+async def _check_port(session: AsyncSession, ctx: RequestContext, port_id: str) -> NetworkRow:
     port = await nic_requests.requested_port(session, ctx, port_id)
     if port.device_id:
         raise PortInUse(port_id=port_id)
     if not await nic_requests.has_fixed_ip(session, port_id):
         raise PortRequiresFixedIP(port_id=port_id)
-    network = await session.get(Network, port.network_id)
+    network = await nic_requests.network(session, port.network_id)
     assert network is not None
     return network
 
 
 async def _check_network(
     session: AsyncSession, ctx: RequestContext, request: NetworkRequest
-) -> Network:
+) -> NetworkRow:
     assert request.network_id is not None
     net = await nic_requests.requested_network(session, ctx, request.network_id)
     if not (await nic_requests.subnet_counts(session, [net.id])).get(net.id):
@@ -60,7 +61,7 @@ async def ports_needed_per_instance(
         return 1
     assert isinstance(requested, list)
     needed = 0
-    nets: list[Network] = []
+    nets: list[NetworkRow] = []
     for request in requested:
         if request.port_id:
             nets.append(await _check_port(session, ctx, request.port_id))

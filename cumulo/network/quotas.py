@@ -7,6 +7,7 @@ of one resource in one project count and insert one after the other.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -87,12 +88,22 @@ _LIMITS = Prepared(
 
 async def used(session: AsyncSession, project_id: str, resource: str) -> int:
     """How many ``resource`` the project has, as committed now (not as of an older snapshot)."""
+    locking = session.get_bind().dialect.name in ("mysql", "mariadb")
+    rows = await run(session, _used_statement(resource, locking), {"project_id": project_id})
+    return int(rows.scalar() or 0)
+
+
+@functools.cache
+def _used_statement(resource: str, locking: bool) -> Prepared:
+    """``used``'s count of one resource, built once (a port and a boot count ports)."""
     model = COUNTED[resource]
-    stmt = select(func.count()).select_from(model).where(model.project_id == project_id)
-    if session.get_bind().dialect.name in ("mysql", "mariadb"):
+    stmt = (
+        select(func.count()).select_from(model).where(model.project_id == bindparam("project_id"))
+    )
+    if locking:
         # A locking read sees the latest commits, past InnoDB's repeatable-read snapshot.
         stmt = stmt.with_for_update(read=True)
-    return int(await session.scalar(stmt) or 0)
+    return Prepared(stmt)
 
 
 async def check_quota(

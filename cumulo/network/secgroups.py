@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.context import RequestContext
 from cumulo.db.base import new_uuid
 from cumulo.db.engine import Database
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.network import DefaultSecurityGroup, SecurityGroup, SecurityGroupRule
 from cumulo.network.errors import SecurityGroupNotFound
 from cumulo.network.views import when
@@ -23,37 +24,56 @@ async def ensure_default(db: Database, project_id: str) -> str:
     the loser's transaction rolls back and it reads the winner's group.
     """
     async with db.read() as session:
-        found = await session.get(DefaultSecurityGroup, project_id)
+        found = await _default_of(session, project_id)
         if found is not None:
-            return found.security_group_id
-    group_id = new_uuid()
+            return found
     try:
         async with db.write() as session:
-            session.add(
-                SecurityGroup(
-                    id=group_id,
-                    project_id=project_id,
-                    name="default",
-                    description="Default security group",
-                )
-            )
-            await session.flush()
-            session.add(DefaultSecurityGroup(project_id=project_id, security_group_id=group_id))
-            for ethertype in ("IPv4", "IPv6"):
-                common = {
-                    "project_id": project_id,
-                    "security_group_id": group_id,
-                    "ethertype": ethertype,
-                }
-                session.add(SecurityGroupRule(direction="egress", **common))
-                session.add(
-                    SecurityGroupRule(direction="ingress", remote_group_id=group_id, **common)
-                )
+            group_id = await _create_default(session, project_id)
     except IntegrityError:
         async with db.read() as session:
-            found = await session.get(DefaultSecurityGroup, project_id)
+            found = await _default_of(session, project_id)
             assert found is not None
-            return found.security_group_id
+            return found
+    return group_id
+
+
+async def default_group(session: AsyncSession, project_id: str) -> str:
+    """``ensure_default`` in the caller's write transaction: when a concurrent first use
+    wins, the flush raises ``IntegrityError`` and the caller runs its transaction again
+    (``port_store.with_retries``)."""
+    found = await _default_of(session, project_id)
+    return found if found is not None else await _create_default(session, project_id)
+
+
+async def _default_of(session: AsyncSession, project_id: str) -> str | None:
+    return (await run(session, _DEFAULT_OF, {"project_id": project_id})).scalar()
+
+
+_DEFAULT_OF = Prepared(
+    select(DefaultSecurityGroup.security_group_id).where(
+        DefaultSecurityGroup.project_id == bindparam("project_id")
+    )
+)
+
+
+async def _create_default(session: AsyncSession, project_id: str) -> str:
+    group_id = new_uuid()
+    session.add(
+        SecurityGroup(
+            id=group_id,
+            project_id=project_id,
+            name="default",
+            description="Default security group",
+        )
+    )
+    await session.flush()
+    session.add(DefaultSecurityGroup(project_id=project_id, security_group_id=group_id))
+    for ethertype in ("IPv4", "IPv6"):
+        common = {"project_id": project_id, "security_group_id": group_id, "ethertype": ethertype}
+        session.add(SecurityGroupRule(direction="egress", **common))
+        session.add(SecurityGroupRule(direction="ingress", remote_group_id=group_id, **common))
+    await session.flush()
     return group_id
 
 
