@@ -3,6 +3,7 @@ and the request's arrival, by which the embedded loop serves older requests firs
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 
@@ -53,6 +54,10 @@ class RequestIdMiddleware:
 
         token, arrived = set_request_id(request_id), set_arrival(time.time())
         try:
+            # Take a turn in the arrival's order (``cumulo.loop``) before any work: else
+            # the step that accepted the request would run on into the handler, ahead
+            # of the work of every request older than this one.
+            await asyncio.sleep(0)
             await self.app(scope, receive, send_with_id)
         finally:
             reset_arrival(arrived)

@@ -1,9 +1,14 @@
-"""The embedded loop serves older requests first."""
+"""The embedded loop serves older requests first, HTTP requests from their arrival."""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from typing import Any
 
+import httpx
+
+from cumulo.api.request_id import RequestIdMiddleware
 from cumulo.context import current_arrival, set_arrival
 
 
@@ -46,3 +51,20 @@ async def test_a_task_keeps_the_arrival_of_the_request_that_started_it() -> None
         return current_arrival()
 
     assert await asyncio.create_task(child()) == 42.0
+
+
+async def test_a_new_http_request_waits_for_the_work_of_older_ones() -> None:
+    seen: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append("new request's handler")
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    transport = httpx.ASGITransport(app=RequestIdMiddleware(app))
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        older = asyncio.create_task(_steps("older request", time.time() - 1, 3, seen))
+        response = await client.get("/")
+        await older
+    assert response.status_code == 204
+    assert seen == ["older request"] * 3 + ["new request's handler"]
