@@ -20,7 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api import policy
@@ -39,6 +39,7 @@ from cumulo.conductor.messages import BuildInstances
 from cumulo.conductor.rpcapi import ConductorAPI
 from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.locks import hold_row
 from cumulo.db.models.compute import Flavor
 from cumulo.db.models.hosts import ComputeNode, ComputeService
@@ -62,6 +63,11 @@ from cumulo.scheduler.request_spec import FlavorSpec, GroupSpec, RequestSpec
 from cumulo.volume.rpcapi import VolumeAPI
 
 GiB = 1024**3
+
+_INSERT_INSTANCE = Prepared(insert(Instance))
+_INSERT_SPEC = Prepared(insert(RequestSpecRecord))
+_INSERT_DEVICE = Prepared(insert(BlockDeviceMapping))
+_INSERT_TAG = Prepared(insert(InstanceTag))
 
 
 @dataclass
@@ -92,10 +98,9 @@ class API:
 
     # --- create ------------------------------------------------------------------------
 
-    async def create(
-        self, ctx: RequestContext, req: CreateRequest
-    ) -> tuple[list[Instance], str, str]:
-        """Validate, write and start building; the instances, reservation id and admin password."""
+    async def create(self, ctx: RequestContext, req: CreateRequest) -> tuple[list[str], str, str]:
+        """Validate, write and start building; the instances' uuids, reservation id and admin
+        password."""
         policy.enforce(ctx, "compute:servers:create", {"project_id": ctx.project_id})
         if req.min_count > req.max_count:
             raise errors.ValidationError(detail="min_count must be <= max_count")
@@ -103,7 +108,7 @@ class API:
 
     async def _create_instance(
         self, ctx: RequestContext, req: CreateRequest
-    ) -> tuple[list[Instance], str, str]:
+    ) -> tuple[list[str], str, str]:
         base = await self._validate_and_build_base_options(ctx, req)
         count = await self._check_num_instances_quota(
             ctx, base.flavor, req.min_count, base.max_count
@@ -119,8 +124,8 @@ class API:
         await self.conductor.build_instances(
             ctx,
             BuildInstances(
-                instance_uuids=[i.uuid for i in created],
-                request_spec=spec.model_copy(update={"instance_uuids": [i.uuid for i in created]}),
+                instance_uuids=created,
+                request_spec=spec.model_copy(update={"instance_uuids": created}),
                 requested_networks=req.requested_networks,
                 security_groups=req.security_groups or ["default"],
                 admin_password=password,
@@ -346,10 +351,10 @@ class API:
         spec: RequestSpec,
         count: int,
         reservation_id: str,
-    ) -> list[Instance]:
-        """Write the instances with their specs, devices, tags and actions, under the quota lock."""
+    ) -> list[str]:
+        """Write the instances with their specs, devices, tags and actions, under the quota lock;
+        their uuids."""
         flavor = base.flavor
-        created: list[Instance] = []
         async with self.db.write() as session:
             await hold_row(session, ComputeQuotaLock, project_id=ctx.project_id or "")
             limits = await quotas.project_limits(session, self.settings, ctx.project_id)
@@ -357,33 +362,33 @@ class API:
             quotas.fit_instances(limits, usage, flavor.vcpus, flavor.memory_mb, count, count)
             if base.group is not None:
                 await self._recheck_group_members(session, base.group, limits, count)
-            for index in range(count):
-                instance = self._populate_instance_for_create(ctx, req, base, index, count)
-                instance.reservation_id = reservation_id
-                session.add(instance)
-                created.append(instance)
-                session.add(
-                    RequestSpecRecord(
-                        instance_uuid=instance.uuid,
-                        spec={
-                            **spec.model_copy(
-                                update={"instance_uuids": [instance.uuid]}
-                            ).model_dump(mode="json"),
-                            "scheduler_hints": req.scheduler_hints,
-                            "requested_networks": _as_json(req.requested_networks),
-                            "security_groups": req.security_groups or ["default"],
-                        },
-                    )
-                )
-                for device in req.block_devices:
-                    session.add(BlockDeviceMapping(instance_uuid=instance.uuid, **device.row()))
-                for tag in dict.fromkeys(req.tags):
-                    session.add(InstanceTag(instance_uuid=instance.uuid, tag=tag))
-                if base.group is not None:
-                    await self._add_group_member(session, base.group, instance.uuid)
-            session.add_all(actions.new_action(ctx, i.uuid, "create") for i in created)
+            rows = [
+                self._populate_instance_for_create(ctx, req, base, index, count, reservation_id)
+                for index in range(count)
+            ]
+            uuids = [row["uuid"] for row in rows]
+            await run(session, _INSERT_INSTANCE, rows)
+            await run(session, _INSERT_SPEC, [_spec_row(req, spec, uuid) for uuid in uuids])
+            devices = [
+                {"instance_uuid": uuid, **device.row()}
+                for uuid in uuids
+                for device in req.block_devices
+            ]
+            if devices:
+                await run(session, _INSERT_DEVICE, devices)
+            tags = [
+                {"instance_uuid": uuid, "tag": tag}
+                for uuid in uuids
+                for tag in dict.fromkeys(req.tags)
+            ]
+            if tags:
+                await run(session, _INSERT_TAG, tags)
+            if base.group is not None:
+                for uuid in uuids:
+                    await self._add_group_member(session, base.group, uuid)
+            session.add_all(actions.new_action(ctx, uuid, "create") for uuid in uuids)
             await session.flush()
-        return created
+        return uuids
 
     async def _recheck_group_members(
         self, session: AsyncSession, group: GroupSpec, limits: dict[str, int], count: int
@@ -417,7 +422,9 @@ class API:
         base: _BaseOptions,
         index: int,
         count: int,
-    ) -> Instance:
+        reservation_id: str,
+    ) -> dict[str, Any]:
+        """The ``instances`` row of one instance of the request."""
         ident = str(uuid.uuid4())
         multiple = req.max_count > 1 or req.min_count > 1 or count > 1
         display_name = f"{req.name}-{index + 1}" if multiple else req.name
@@ -438,17 +445,18 @@ class API:
                     "image_base_image_ref": image.id,
                 }
             )
-        return Instance(
-            uuid=ident,
-            project_id=ctx.project_id,
-            user_id=ctx.user_id,
-            display_name=display_name,
-            display_description=req.description,
-            hostname=hostname,
-            launch_index=index,
-            image_ref=base.image_ref,
-            flavor_id=flavor.flavorid,
-            flavor={
+        return {
+            "uuid": ident,
+            "project_id": ctx.project_id,
+            "user_id": ctx.user_id,
+            "display_name": display_name,
+            "display_description": req.description,
+            "hostname": hostname,
+            "reservation_id": reservation_id,
+            "launch_index": index,
+            "image_ref": base.image_ref,
+            "flavor_id": flavor.flavorid,
+            "flavor": {
                 "id": flavor.flavorid,
                 "name": flavor.name,
                 "vcpus": flavor.vcpus,
@@ -460,31 +468,31 @@ class API:
                 "extra_specs": flavors_db.extra_specs(flavor),
                 "description": flavor.description,
             },
-            vcpus=flavor.vcpus,
-            memory_mb=flavor.memory_mb,
-            root_gb=flavor.root_gb,
-            ephemeral_gb=flavor.ephemeral_gb,
-            vm_state=VmState.BUILDING,
-            task_state=TaskState.SCHEDULING,
-            power_state=0,
-            availability_zone=base.availability_zone,
-            pinned_availability_zone=base.availability_zone,
-            key_name=req.key_name,
-            key_data=base.key_data,
-            user_data=req.user_data,
-            config_drive="True" if req.config_drive else "",
-            meta=dict(req.metadata),
-            system_metadata=system_metadata,
-            security_groups=req.security_groups or ["default"],
-            access_ip_v4=req.access_ip_v4,
-            access_ip_v6=req.access_ip_v6,
-            auto_disk_config=req.auto_disk_config,
-            root_device_name="/dev/vda",
-            deleted=0,
-            locked=False,
-            progress=0,
-            network_info=[],
-        )
+            "vcpus": flavor.vcpus,
+            "memory_mb": flavor.memory_mb,
+            "root_gb": flavor.root_gb,
+            "ephemeral_gb": flavor.ephemeral_gb,
+            "vm_state": VmState.BUILDING,
+            "task_state": TaskState.SCHEDULING,
+            "power_state": 0,
+            "availability_zone": base.availability_zone,
+            "pinned_availability_zone": base.availability_zone,
+            "key_name": req.key_name,
+            "key_data": base.key_data,
+            "user_data": req.user_data,
+            "config_drive": "True" if req.config_drive else "",
+            "metadata": dict(req.metadata),
+            "system_metadata": system_metadata,
+            "security_groups": req.security_groups or ["default"],
+            "access_ip_v4": req.access_ip_v4,
+            "access_ip_v6": req.access_ip_v6,
+            "auto_disk_config": req.auto_disk_config,
+            "root_device_name": "/dev/vda",
+            "deleted": 0,
+            "locked": False,
+            "progress": 0,
+            "network_info": [],
+        }
 
     # --- delete ------------------------------------------------------------------------
 
@@ -550,6 +558,19 @@ class API:
         return await self.compute_rpcapi.get_console_output(
             ctx, instance.host, instance_uuid, length
         )
+
+
+def _spec_row(req: CreateRequest, spec: RequestSpec, instance_uuid: str) -> dict[str, Any]:
+    """The ``request_specs`` row of one instance: its spec and what a reschedule asks again."""
+    return {
+        "instance_uuid": instance_uuid,
+        "spec": {
+            **spec.model_copy(update={"instance_uuids": [instance_uuid]}).model_dump(mode="json"),
+            "scheduler_hints": req.scheduler_hints,
+            "requested_networks": _as_json(req.requested_networks),
+            "security_groups": req.security_groups or ["default"],
+        },
+    }
 
 
 def _as_json(requested: RequestedNetworks) -> Any:

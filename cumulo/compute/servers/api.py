@@ -112,16 +112,15 @@ async def create(request: Request, ctx: RequestContext = Depends(http.caller)) -
         access_ip_v6=server.accessIPv6,
         auto_disk_config=server.disk_config == "AUTO",
     )
-    instances, reservation_id, password = await compute_api(request).create(ctx, req)
+    uuids, reservation_id, password = await compute_api(request).create(ctx, req)
     if server.return_reservation_id:
         return JSON({"reservation_id": reservation_id}, 202)
-    first = instances[0]
-    links = http.resource_links(request, COLLECTION, first.uuid)
+    links = http.resource_links(request, COLLECTION, uuids[0])
     shown: dict[str, Any] = {
-        "id": first.uuid,
+        "id": uuids[0],
         "links": links,
-        "OS-DCF:diskConfig": "AUTO" if first.auto_disk_config else "MANUAL",
-        "security_groups": [{"name": name} for name in first.security_groups],
+        "OS-DCF:diskConfig": "AUTO" if req.auto_disk_config else "MANUAL",
+        "security_groups": [{"name": name} for name in req.security_groups or ["default"]],
     }
     if http.runtime(request).settings.compute.enable_instance_password:
         shown["adminPass"] = password
