@@ -41,7 +41,6 @@ from cumulo.context import RequestContext
 from cumulo.db.base import utcnow
 from cumulo.db.fastpath import Prepared, run
 from cumulo.db.locks import hold_row
-from cumulo.db.models.compute import Flavor
 from cumulo.db.models.hosts import ComputeNode, ComputeService
 from cumulo.db.models.instances import (
     BlockDeviceMapping,
@@ -74,7 +73,7 @@ _INSERT_TAG = Prepared(insert(InstanceTag))
 class _BaseOptions:
     """What every instance of one request shares (Nova's ``base_options``)."""
 
-    flavor: Flavor
+    flavor: flavors_db.FlavorRow
     image_ref: str
     image: ImageMeta | None
     key_data: str | None
@@ -171,7 +170,7 @@ class API:
 
     async def _get_flavor(
         self, session: AsyncSession, ctx: RequestContext, flavor_id: str
-    ) -> Flavor:
+    ) -> flavors_db.FlavorRow:
         """The flavor to boot; a missing or disabled one is a 400 here, as Nova answers."""
         try:
             flavor = await flavors_db.get_flavor(session, flavors_db.Viewer.of(ctx), flavor_id)
@@ -226,7 +225,12 @@ class API:
         return None, ""
 
     def _validate_flavor_image(
-        self, ctx: RequestContext, flavor: Flavor, image: ImageMeta | None, *, is_bfv: bool
+        self,
+        ctx: RequestContext,
+        flavor: flavors_db.FlavorRow,
+        image: ImageMeta | None,
+        *,
+        is_bfv: bool,
     ) -> None:
         """Nova's ``_validate_flavor_image_nostatus``."""
         if image is not None and image.min_ram and flavor.memory_mb < image.min_ram:
@@ -292,7 +296,7 @@ class API:
             )
 
     async def _check_num_instances_quota(
-        self, ctx: RequestContext, flavor: Flavor, min_count: int, max_count: int
+        self, ctx: RequestContext, flavor: flavors_db.FlavorRow, min_count: int, max_count: int
     ) -> int:
         """The largest count in [min, max] the quota allows (``check_num_instances_quota``)."""
         async with self.db.read() as session:

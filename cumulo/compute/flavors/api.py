@@ -15,7 +15,7 @@ from cumulo.api.validation import read_json
 from cumulo.compute import http, query
 from cumulo.compute.flavors import db as flavors_db
 from cumulo.compute.flavors import schemas, views
-from cumulo.compute.flavors.db import FlavorFilters, FlavorPage, Viewer
+from cumulo.compute.flavors.db import AnyFlavor, FlavorFilters, FlavorPage, Viewer
 from cumulo.compute.microversions import Feature, pick, supports
 from cumulo.compute.validation import MAX_INT, SQL_SP_FLOAT_MAX, validate_body
 from cumulo.context import RequestContext
@@ -72,7 +72,7 @@ async def update(
     policy.enforce(ctx, "compute:flavors:update", {})
     async with http.db(request).write() as session:
         flavor = await flavors_db.get_flavor(session, Viewer.of(ctx), flavor_id)
-        flavor.description = body.flavor.description
+        flavor = await flavors_db.set_description(session, flavor, body.flavor.description)
     return _one(request, ctx, flavor)
 
 
@@ -93,7 +93,7 @@ def _may_read_extra_specs(ctx: RequestContext) -> bool:
     return policy.check(ctx, "compute:flavor_extra_specs:index", {"project_id": ctx.project_id})
 
 
-def _one(request: Request, ctx: RequestContext, flavor: Flavor) -> JSON:
+def _one(request: Request, ctx: RequestContext, flavor: AnyFlavor) -> JSON:
     version = http.version(request)
     return JSON({"flavor": views.detail(request, flavor, version, _may_read_extra_specs(ctx))})
 

@@ -8,17 +8,20 @@ keeps NULL ordering and string comparison the same on every database engine.
 
 from __future__ import annotations
 
+import datetime
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, bindparam, delete, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo.api import pagination
 from cumulo.compute import errors
 from cumulo.context import RequestContext
 from cumulo.db.engine import conflict_on_duplicate
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.compute import Flavor, FlavorExtraSpec, FlavorProject
 
 
@@ -62,27 +65,86 @@ def _visible(viewer: Viewer) -> Select[Flavor]:
     return stmt
 
 
-async def get_flavor(session: AsyncSession, viewer: Viewer, flavorid: str) -> Flavor:
+class ExtraSpec(NamedTuple):
+    key: str
+    value: str
+
+
+class FlavorRow(NamedTuple):
+    """A flavor as ``get_flavor`` reads it: its columns and extra specs, as a ``Flavor``
+    shows them, without the ORM (the flavor of every boot is read so)."""
+
+    id: int
+    flavorid: str
+    name: str
+    memory_mb: int
+    vcpus: int
+    root_gb: int
+    ephemeral_gb: int
+    swap: int
+    rxtx_factor: float
+    vcpu_weight: int | None
+    disabled: bool
+    is_public: bool
+    description: str | None
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    extra_specs: Sequence[ExtraSpec]
+
+
+AnyFlavor = Flavor | FlavorRow
+"""What the views and ``extra_specs`` read: a row of ``get_flavor`` or a listed ``Flavor``."""
+
+
+async def get_flavor(session: AsyncSession, viewer: Viewer, flavorid: str) -> FlavorRow:
     params: dict[str, str | None] = {"flavorid": flavorid}
     if not viewer.is_admin:
         params["project_id"] = viewer.project_id
-    flavor = (await session.scalars(_get_statement(viewer.is_admin), params)).first()
-    if flavor is None:
+    row = (await run(session, _get_statement(viewer.is_admin), params)).first()
+    if row is None:
         raise errors.FlavorNotFound(flavor_id=flavorid)
-    return flavor
+    specs = await run(session, _EXTRA_SPECS, {"flavor_id": row.id})
+    return FlavorRow._make((*row, [ExtraSpec(*spec) for spec in specs]))
 
 
 @functools.lru_cache(maxsize=2)
-def _get_statement(is_admin: bool) -> Select[Flavor]:
+def _get_statement(is_admin: bool) -> Prepared:
     """``get_flavor``'s query, built once (building and keying it costs more than running
     it); a viewer's project is bound at execution."""
-    stmt = select(Flavor)
+    stmt = select(*[getattr(Flavor, name) for name in FlavorRow._fields[:-1]])
     if not is_admin:
         granted = select(FlavorProject.flavor_id).where(
             FlavorProject.project_id == bindparam("project_id")
         )
         stmt = stmt.where(or_(Flavor.is_public.is_(True), Flavor.id.in_(granted)))
-    return stmt.where(Flavor.flavorid == bindparam("flavorid")).order_by(Flavor.id)
+    return Prepared(stmt.where(Flavor.flavorid == bindparam("flavorid")).order_by(Flavor.id))
+
+
+_EXTRA_SPECS = Prepared(
+    select(FlavorExtraSpec.key, FlavorExtraSpec.value).where(
+        FlavorExtraSpec.flavor_id == bindparam("flavor_id")
+    )
+)
+_SET_DESCRIPTION = Prepared(
+    update(Flavor)
+    .where(Flavor.id == bindparam("flavor_id"))
+    .values(description=bindparam("description"))
+)
+_ADD_EXTRA_SPEC = Prepared(insert(FlavorExtraSpec))
+_SET_EXTRA_SPEC = Prepared(
+    update(FlavorExtraSpec)
+    .where(
+        FlavorExtraSpec.flavor_id == bindparam("spec_flavor_id"),
+        FlavorExtraSpec.key == bindparam("spec_key"),
+    )
+    .values(value=bindparam("spec_value"))
+)
+_DELETE_EXTRA_SPEC = Prepared(
+    delete(FlavorExtraSpec).where(
+        FlavorExtraSpec.flavor_id == bindparam("flavor_id"),
+        FlavorExtraSpec.key == bindparam("spec_key"),
+    )
+)
 
 
 async def list_flavors(
@@ -139,32 +201,47 @@ async def delete_flavor(session: AsyncSession, flavorid: str) -> None:
     await session.delete(flavor)
 
 
-def extra_specs(flavor: Flavor) -> dict[str, str]:
+def extra_specs(flavor: AnyFlavor) -> dict[str, str]:
     return {spec.key: spec.value for spec in flavor.extra_specs}
 
 
-async def merge_extra_specs(session: AsyncSession, flavor: Flavor, specs: dict[str, str]) -> None:
+async def set_description(
+    session: AsyncSession, flavor: FlavorRow, description: str | None
+) -> FlavorRow:
+    """Describe the flavor; the flavor as it now is."""
+    if description == flavor.description:
+        return flavor
+    await run(session, _SET_DESCRIPTION, {"flavor_id": flavor.id, "description": description})
+    return flavor._replace(description=description)
+
+
+async def merge_extra_specs(
+    session: AsyncSession, flavor: FlavorRow, specs: dict[str, str]
+) -> None:
     """Add ``specs`` to the flavor's extra specs, replacing the values of keys it has."""
-    existing = {spec.key: spec for spec in flavor.extra_specs}
+    existing = extra_specs(flavor)
     for key, value in specs.items():
-        if key in existing:
-            existing[key].value = value
-        else:
-            flavor.extra_specs.append(FlavorExtraSpec(key=key, value=value))
-    await session.flush()
+        if key not in existing:
+            await run(
+                session, _ADD_EXTRA_SPEC, {"flavor_id": flavor.id, "key": key, "value": value}
+            )
+        elif existing[key] != value:
+            await run(
+                session,
+                _SET_EXTRA_SPEC,
+                {"spec_flavor_id": flavor.id, "spec_key": key, "spec_value": value},
+            )
 
 
-async def delete_extra_spec(session: AsyncSession, flavor: Flavor, key: str) -> bool:
+async def delete_extra_spec(session: AsyncSession, flavor: FlavorRow, key: str) -> bool:
     """Remove one extra spec; False when the flavor has no such key."""
-    for spec in flavor.extra_specs:
-        if spec.key == key:
-            flavor.extra_specs.remove(spec)
-            await session.flush()
-            return True
-    return False
+    if key not in extra_specs(flavor):
+        return False
+    await run(session, _DELETE_EXTRA_SPEC, {"flavor_id": flavor.id, "spec_key": key})
+    return True
 
 
-async def projects_of(session: AsyncSession, flavor: Flavor) -> list[str]:
+async def projects_of(session: AsyncSession, flavor: AnyFlavor) -> list[str]:
     rows = await session.scalars(
         select(FlavorProject.project_id)
         .where(FlavorProject.flavor_id == flavor.id)
@@ -173,7 +250,7 @@ async def projects_of(session: AsyncSession, flavor: Flavor) -> list[str]:
     return list(rows)
 
 
-async def add_project(session: AsyncSession, flavor: Flavor, project_id: str) -> None:
+async def add_project(session: AsyncSession, flavor: FlavorRow, project_id: str) -> None:
     if project_id in await projects_of(session, flavor):
         raise errors.FlavorAccessExists(flavor_id=flavor.id, project_id=project_id)
     message = errors.FlavorAccessExists(flavor_id=flavor.id, project_id=project_id).msg
@@ -182,7 +259,7 @@ async def add_project(session: AsyncSession, flavor: Flavor, project_id: str) ->
         await session.flush()
 
 
-async def remove_project(session: AsyncSession, flavor: Flavor, project_id: str) -> None:
+async def remove_project(session: AsyncSession, flavor: FlavorRow, project_id: str) -> None:
     result = await session.execute(
         delete(FlavorProject).where(
             FlavorProject.flavor_id == flavor.id, FlavorProject.project_id == project_id

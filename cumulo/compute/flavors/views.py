@@ -7,15 +7,14 @@ from typing import Any
 from starlette.requests import Request
 
 from cumulo.api.microversion import APIVersion
-from cumulo.compute.flavors.db import extra_specs
+from cumulo.compute.flavors.db import AnyFlavor, extra_specs
 from cumulo.compute.http import resource_links
 from cumulo.compute.microversions import Feature, supports
-from cumulo.db.models.compute import Flavor
 
 COLLECTION = "flavors"
 
 
-def brief(request: Request, flavor: Flavor, version: APIVersion) -> dict[str, Any]:
+def brief(request: Request, flavor: AnyFlavor, version: APIVersion) -> dict[str, Any]:
     """A flavor in ``GET /flavors``: id, name, links (and description from 2.55)."""
     body: dict[str, Any] = {
         "id": flavor.flavorid,
@@ -28,7 +27,7 @@ def brief(request: Request, flavor: Flavor, version: APIVersion) -> dict[str, An
 
 
 def detail(
-    request: Request, flavor: Flavor, version: APIVersion, with_extra_specs: bool
+    request: Request, flavor: AnyFlavor, version: APIVersion, with_extra_specs: bool
 ) -> dict[str, Any]:
     """A whole flavor, as ``GET /flavors/{id}``, ``/flavors/detail`` and writes show it.
 
@@ -55,7 +54,7 @@ def detail(
     return body
 
 
-def access_list(flavor: Flavor, projects: list[str]) -> dict[str, Any]:
+def access_list(flavor: AnyFlavor, projects: list[str]) -> dict[str, Any]:
     return {
         "flavor_access": [
             {"flavor_id": flavor.flavorid, "tenant_id": project} for project in projects
