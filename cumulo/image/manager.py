@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from cumulo.context import RequestContext
 from cumulo.image.messages import GetImage, ImageMeta
-from cumulo.image.records import get_visible
+from cumulo.image.records import read_visible
 from cumulo.manager import Manager
 from cumulo.rpc.messages import Message
 from cumulo.rpc.server import Handler
@@ -25,7 +25,7 @@ class ImageManager(Manager):
 
     async def get_image(self, ctx: RequestContext, msg: GetImage) -> ImageMeta:
         async with self.runtime.db.read() as session:
-            image = await get_visible(session, ctx, msg.image_id)
+            image = await read_visible(session, ctx, msg.image_id)
         has_data = image.status in ("active", "deactivated")
         location = (self.store_dir / image.id).as_uri() if has_data else None
         return ImageMeta(
@@ -44,7 +44,7 @@ class ImageManager(Manager):
             min_disk=image.min_disk,
             min_ram=image.min_ram,
             protected=image.protected,
-            tags=list(image.tags or []),
+            tags=image.tags,
             properties=dict(image.properties or {}),
             location=location,
         )

@@ -10,9 +10,10 @@ Pages are keyset pages on the sort values, NULLs sorting as the lowest value.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cumulo import exception
 from cumulo.context import RequestContext
+from cumulo.db.fastpath import Prepared, run
 from cumulo.db.models.image import Image, ImageMember, ImageTag
 from cumulo.image.errors import ImageNotFound
 from cumulo.image.listing import ListQuery, TimeFilter
@@ -80,25 +82,83 @@ def _listed(ctx: RequestContext, query: ListQuery) -> ColumnElement[bool]:
     )
 
 
+class ImageRow(NamedTuple):
+    """An image as ``read_visible`` reads it: its columns and tags, as an ``Image`` shows
+    them, without the ORM."""
+
+    id: str
+    name: str | None
+    status: str
+    visibility: str
+    disk_format: str | None
+    container_format: str | None
+    size: int | None
+    virtual_size: int | None
+    checksum: str | None
+    os_hash_algo: str | None
+    os_hash_value: str | None
+    min_disk: int
+    min_ram: int
+    protected: bool
+    os_hidden: bool
+    owner: str | None
+    properties: dict[str, Any]
+    created_at: datetime.datetime
+    updated_at: datetime.datetime | None
+    tags: list[str]
+
+
 async def get_visible(session: AsyncSession, ctx: RequestContext, image_id: str) -> Image:
     """The image, or ``ImageNotFound`` when it is missing or not the caller's to see."""
-    params: dict[str, str | None] = {"image_id": image_id}
-    shape = "admin" if ctx.is_admin else "anonymous" if ctx.project_id is None else "project"
-    if shape == "project":
-        params["project_id"] = ctx.project_id
+    shape, params = _get_params(ctx, image_id)
     image = await session.scalar(_get_statement(shape), params)
     if image is None:
         raise ImageNotFound(image_id=image_id)
     return image
 
 
+async def read_visible(session: AsyncSession, ctx: RequestContext, image_id: str) -> ImageRow:
+    """``get_visible`` for a caller that changes nothing (every boot reads its image so)."""
+    shape, params = _get_params(ctx, image_id)
+    row = (await run(session, _read_statement(shape), params)).first()
+    if row is None:
+        raise ImageNotFound(image_id=image_id)
+    tags = await run(session, _TAGS, {"image_id": image_id})
+    return ImageRow._make((*row, list(tags.scalars())))
+
+
+def _get_params(ctx: RequestContext, image_id: str) -> tuple[str, dict[str, str | None]]:
+    """The shape of ``ctx``'s query (``_get_clause``) and its bound values."""
+    params: dict[str, str | None] = {"image_id": image_id}
+    shape = "admin" if ctx.is_admin else "anonymous" if ctx.project_id is None else "project"
+    if shape == "project":
+        params["project_id"] = ctx.project_id
+    return shape, params
+
+
+def _get_clause(shape: str) -> ColumnElement[bool]:
+    """The image by id, if an admin, a caller of no project, or one of a project (bound
+    at execution) may see it."""
+    project: Any = bindparam("project_id") if shape == "project" else None
+    return and_(Image.id == bindparam("image_id"), _visible(shape == "admin", project))
+
+
 @functools.lru_cache(maxsize=3)
 def _get_statement(shape: str) -> Select[Image]:
-    """``get_visible``'s query for an admin, a caller of no project, or one of a project
-    (bound at execution), built once: building and keying it costs more than running it."""
-    project: Any = bindparam("project_id") if shape == "project" else None
-    clause = _visible(shape == "admin", project)
-    return select(Image).where(Image.id == bindparam("image_id"), clause)
+    """``get_visible``'s query, built once: building and keying it costs more than running it."""
+    return select(Image).where(_get_clause(shape))
+
+
+@functools.lru_cache(maxsize=3)
+def _read_statement(shape: str) -> Prepared:
+    """``read_visible``'s query, built once."""
+    columns = [getattr(Image, name) for name in ImageRow._fields[:-1]]
+    return Prepared(select(*columns).where(_get_clause(shape)))
+
+
+_TAGS = Prepared(
+    select(ImageTag.value).where(ImageTag.image_id == bindparam("image_id")).order_by(ImageTag.id)
+)
 
 
 def _sort_column(key: str) -> ColumnElement[Any]:
