@@ -29,6 +29,7 @@ from cumulo.compute import quota as quotas
 from cumulo.compute.create_request import CreateRequest, generate_password, sanitize_hostname
 from cumulo.compute.flavors import db as flavors_db
 from cumulo.compute.instance_actions import db as actions
+from cumulo.compute.instance_actions import names
 from cumulo.compute.keypairs import db as keypairs_db
 from cumulo.compute.power_api import PowerAPI
 from cumulo.compute.rpcapi import ComputeAPI
@@ -390,8 +391,7 @@ class API:
             if base.group is not None:
                 for uuid in uuids:
                     await self._add_group_member(session, base.group, uuid)
-            session.add_all(actions.new_action(ctx, uuid, "create") for uuid in uuids)
-            await session.flush()
+            await actions.actions_start(session, ctx, uuids, names.CREATE)
         return uuids
 
     async def _recheck_group_members(
@@ -512,7 +512,7 @@ class API:
                 .where(Instance.uuid == instance_uuid, Instance.deleted == 0)
                 .values(task_state=TaskState.DELETING)
             )
-            await actions.action_start(session, ctx, instance_uuid, "delete")
+            await actions.action_start(session, ctx, instance_uuid, names.DELETE)
             host = await session.scalar(select(Instance.host).where(Instance.uuid == instance_uuid))
             up = host is not None and await self._host_is_up(session, host)
         if up:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,26 +47,26 @@ _NEWEST_FIRST = [
 
 async def action_start(
     session: AsyncSession, ctx: RequestContext, instance_uuid: str, action: str
-) -> InstanceAction:
+) -> None:
     """Record that ``ctx``'s request started ``action`` (a name from ``names``) on the instance."""
-    row = new_action(ctx, instance_uuid, action)
-    session.add(row)
-    await session.flush()
-    return row
+    await actions_start(session, ctx, [instance_uuid], action)
 
 
-def new_action(ctx: RequestContext, instance_uuid: str, action: str) -> InstanceAction:
-    """The row ``action_start`` adds, for a caller that flushes it with rows of its own."""
+async def actions_start(
+    session: AsyncSession, ctx: RequestContext, instance_uuids: Sequence[str], action: str
+) -> None:
+    """``action_start`` on each of the instances (a create of many servers)."""
     now = utcnow()
-    return InstanceAction(
-        action=action,
-        instance_uuid=instance_uuid,
-        request_id=ctx.request_id,
-        user_id=ctx.user_id,
-        project_id=ctx.project_id,
-        start_time=now,
-        updated_at=now,
-    )
+    common = {
+        "action": action,
+        "request_id": ctx.request_id,
+        "user_id": ctx.user_id,
+        "project_id": ctx.project_id,
+        "start_time": now,
+        "updated_at": now,
+    }
+    rows = [{**common, "instance_uuid": uuid} for uuid in instance_uuids]
+    await run(session, _INSERT_ACTION, rows[0] if len(rows) == 1 else rows)
 
 
 async def action_finish(
@@ -152,6 +153,7 @@ async def finish_event(
 
 
 # Built once: building and keying a statement costs more than running it.
+_INSERT_ACTION = Prepared(insert(InstanceAction))
 _INSERT_EVENT = Prepared(insert(InstanceActionEvent))
 _EVENTS_NAMED = (
     select(InstanceActionEvent)
