@@ -54,7 +54,7 @@ from cumulo.manager import MANAGERS, start_managers, stop_managers  # noqa: E402
 from cumulo.notifications import TOPIC, Notification  # noqa: E402
 from cumulo.rpc import Bus, make_bus  # noqa: E402
 from cumulo.runtime import Runtime  # noqa: E402
-from cumulo.server import embedded_loop  # noqa: E402
+from cumulo.server import embedded_loop, freeze_startup_heap  # noqa: E402
 
 NOVA_RUN = HERE.parent.parent / "shared" / "bench-nova" / "run.sh"
 NOVA_RECORDED = {"boots_per_s": 2.55, "post_active_p50_ms": 384.0, "scheduler_1000_ms": 924.0}
@@ -272,6 +272,7 @@ async def embedded_cloud(state: Path, **compute: Any) -> AsyncIterator[Load]:
             await admin.login("admin", creds.admin_password, "admin")
             await load.login("demo", creds.demo_password, "demo")
             await _unlimited(admin, http)
+            freeze_startup_heap()  # as cumulo up does once it serves
             yield load
     finally:
         await stop_managers(managers)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import gc
 import logging
 import os
 import signal
@@ -90,6 +91,18 @@ async def serve_http(
         raise CumuloError(f"could not listen on {settings.api.bind}:{settings.api.port}")
 
 
+def freeze_startup_heap() -> None:
+    """Keep what start-up made (modules, the apps, schemas, mappers: over 200 000 objects
+    in ``cumulo up``) out of garbage collection from now on.
+
+    They live as long as the process, yet every full collection went through them
+    again: 90 ms at once, in the middle of whatever was running (a boot of 50 at once
+    took 0.1 s longer for it). After ``gc.freeze`` a full collection takes a few ms.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server, telling us once it listens."""
 
@@ -113,6 +126,8 @@ class _Server(uvicorn.Server):
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
         await super().startup(sockets)
+        if self.started:
+            freeze_startup_heap()
         if self.started and self.on_ready is not None:
             self.on_ready()
 
@@ -219,6 +234,7 @@ async def run_service(
                 )
             else:
                 LOG.info("running %s", ", ".join(m.topic for m in managers))
+                freeze_startup_heap()
                 await until_stopped()
         finally:
             await stop_managers(managers)
