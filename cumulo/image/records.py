@@ -60,11 +60,13 @@ def _visible(is_admin: bool, project_id: Any) -> ColumnElement[bool]:
     """``visible`` for a viewer's project (a value, or a bound parameter)."""
     if is_admin:
         return true()
+    # Not ``in_``: its expanding parameter would take a boot's image read off the fast path.
+    public = or_(Image.visibility == "public", Image.visibility == "community")
     if project_id is None:
-        return Image.visibility.in_(("public", "community"))
+        return public
     return or_(
         Image.owner == project_id,
-        Image.visibility.in_(("public", "community")),
+        public,
         and_(Image.visibility == "shared", _membership(project_id)),
     )
 
