@@ -71,6 +71,10 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer_bind = self.engine.execution_options(**{sqlite_inloop.WRITER: True})
         """SQLite writers: ``BEGIN IMMEDIATE`` takes the write lock when they begin."""
+        path = self.engine.url.database if self.is_sqlite else None
+        self._checkpointer = (
+            sqlite_inloop.Checkpointer(path) if path and path != ":memory:" else None
+        )
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -99,6 +103,8 @@ class Database:
                 raise
             else:
                 session.sync_session.commit()
+                if self._checkpointer is not None:
+                    self._checkpointer.committed()
             finally:
                 session.sync_session.close()
 
@@ -123,6 +129,8 @@ class Database:
             delay = min(delay * 2, 0.05)
 
     async def dispose(self) -> None:
+        if self._checkpointer is not None:
+            await self._checkpointer.close()
         await self.engine.dispose()
 
 

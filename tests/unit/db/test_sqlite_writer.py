@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from cumulo.db import Database
+from cumulo.db import Database, sqlite_inloop
 from cumulo.db import engine as db_engine
 
 
@@ -83,3 +83,27 @@ async def test_writer_gives_up_when_the_lock_is_never_released(
         await session.execute(text("INSERT INTO t VALUES (4)"))
     async with database.read() as session:
         assert (await session.scalars(text("SELECT v FROM t"))).all() == [4]
+
+
+@pytest.mark.parametrize("checkpointer", [True, False], ids=["checkpointer", "none"])
+async def test_the_wal_is_checkpointed_off_the_loop(
+    db: tuple[Database, Path], monkeypatch: pytest.MonkeyPatch, checkpointer: bool
+) -> None:
+    """Commits never checkpoint (``wal_autocheckpoint=0``); the checkpointer's thread does,
+    and restarts a long WAL, so it stays short under writes that never pause. Without it,
+    the WAL would hold every commit."""
+    database, path = db
+    monkeypatch.setattr(sqlite_inloop, "CHECKPOINT_EVERY_COMMITS", 20)
+    monkeypatch.setattr(sqlite_inloop, "RESTART_PAST_FRAMES", 100)
+    if not checkpointer:
+        database._checkpointer = None
+    for value in range(1000):
+        async with database.write() as session:
+            await session.execute(text("INSERT INTO t VALUES (:v)"), {"v": value})
+        await asyncio.sleep(0)
+    async with database.read() as session:
+        assert await session.scalar(text("PRAGMA wal_autocheckpoint")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM t")) == 1000
+    wal_pages = (await asyncio.to_thread(Path(f"{path}-wal").stat)).st_size // 4096
+    print(f"WAL pages after 1000 commits: {wal_pages}")
+    assert (wal_pages < 500) is checkpointer
