@@ -77,9 +77,9 @@ async def create_port(request: Request, ctx: Ctx) -> JSON:
     project_id = access.owner_project(ctx, attrs)
     requested = attrs.pop("fixed_ips", None)
     db = request.app.state.runtime.db
-    default_group = await secgroups.ensure_default(db, project_id)
 
     async def work(session: AsyncSession) -> dict[str, Any]:
+        default_group = await secgroups.default_group(session, project_id)
         net = await access.get_network(session, ctx, attrs["network_id"])
         cols = dict(attrs)
         cols["mac_address"] = cols.get("mac_address") or ipam.new_mac()
